@@ -1,0 +1,84 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"syscall"
+)
+
+// Causes: the fixed set of reasons a request did not get a 2xx from the
+// backend. They are metric label values and report keys.
+const (
+	CauseNone                   = "none"                       // the backend answered
+	CauseKeepaliveRace          = "keepalive-race"             // a reused idle connection was closed by the backend as the request went out
+	CauseBackendResetMidRequest = "backend-reset-mid-request"  // the backend closed a connection it was serving (not an idle reuse)
+	CauseBackendMalformed       = "backend-malformed-response" // the backend's response did not parse
+	CauseBackendTimeout         = "backend-timeout"            // no complete answer within the request timeout
+	CauseConnectRefused         = "connect-refused"            // the dial was refused
+	CauseConnectFailed          = "connect-failed"             // the dial failed otherwise (timeout, unreachable)
+	CauseNoLiveBackend          = "no-live-backend"            // no member to send to
+	CauseClientClosed           = "client-closed"              // the client went away first
+)
+
+// Causes lists every cause, for metrics and reports.
+var Causes = []string{CauseNone, CauseKeepaliveRace, CauseBackendResetMidRequest, CauseBackendMalformed,
+	CauseBackendTimeout, CauseConnectRefused, CauseConnectFailed, CauseNoLiveBackend, CauseClientClosed}
+
+// error_info values of the Application Gateway V2 access log (FACTS.md).
+const (
+	ErrorInfoNone             = "ERRORINFO_NO_ERROR"
+	ErrorInfoClosedConnection = "ERRORINFO_UPSTREAM_CLOSED_CONNECTION"
+	ErrorInfoTimedOut         = "ERRORINFO_UPSTREAM_TIMED_OUT"
+	ErrorInfoNoLive           = "ERRORINFO_UPSTREAM_NO_LIVE"
+	ErrorInfoClientClosed     = "ERRORINFO_CLIENT_CLOSED_REQUEST"
+)
+
+// errNoLiveBackend is returned when the gateway has no member to use.
+var errNoLiveBackend = errors.New("no backend member configured")
+
+// Failure is what the gateway answers for a failed exchange.
+type Failure struct {
+	Status    int    // HTTP status sent to the client (or logged, for client-closed)
+	ErrorInfo string // V2 access log error_info
+	Cause     string // one of Causes
+}
+
+// classify maps a failed exchange to the gateway's answer. clientGone is
+// true when the client's own request context ended first. This is the one
+// place failures become statuses.
+func classify(p Profile, err error, clientGone bool) Failure {
+	if clientGone {
+		return Failure{Status: p.ClientClosedStatus, ErrorInfo: ErrorInfoClientClosed, Cause: CauseClientClosed}
+	}
+	if errors.Is(err, errNoLiveBackend) {
+		return Failure{Status: http.StatusBadGateway, ErrorInfo: ErrorInfoNoLive, Cause: CauseNoLiveBackend}
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) {
+		return Failure{Status: p.TimeoutStatus, ErrorInfo: ErrorInfoTimedOut, Cause: CauseBackendTimeout}
+	}
+	var rt *RoundTripError
+	if !errors.As(err, &rt) {
+		return Failure{Status: http.StatusBadGateway, ErrorInfo: ErrorInfoClosedConnection, Cause: CauseBackendResetMidRequest}
+	}
+	switch {
+	case rt.Op == "dial" && errors.Is(err, syscall.ECONNREFUSED):
+		// Assumption: a refused connect is reported like no live upstream.
+		return Failure{Status: http.StatusBadGateway, ErrorInfo: ErrorInfoNoLive, Cause: CauseConnectRefused}
+	case rt.Op == "dial":
+		return Failure{Status: http.StatusBadGateway, ErrorInfo: ErrorInfoNoLive, Cause: CauseConnectFailed}
+	case rt.ResponseStarted && !isConnClosed(err):
+		return Failure{Status: http.StatusBadGateway, ErrorInfo: ErrorInfoClosedConnection, Cause: CauseBackendMalformed}
+	case rt.Reused && !rt.ResponseStarted:
+		return Failure{Status: http.StatusBadGateway, ErrorInfo: ErrorInfoClosedConnection, Cause: CauseKeepaliveRace}
+	}
+	return Failure{Status: http.StatusBadGateway, ErrorInfo: ErrorInfoClosedConnection, Cause: CauseBackendResetMidRequest}
+}
+
+// isConnClosed reports whether err is the peer closing or resetting.
+func isConnClosed(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNABORTED)
+}

@@ -1,0 +1,469 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+)
+
+// Config configures a Gateway. Durations are used as given: the caller
+// applies any time scale (Profile.Scaled) first.
+type Config struct {
+	// Profile is the gateway behaviour; its zero value is not usable: start
+	// from LookupProfile.
+	Profile Profile
+	// Backends are the pool members, host:port, used round robin.
+	Backends []string
+	// LinkLatency is the one-way delay on gateway↔backend connections (not
+	// time-scaled); 0 = none.
+	LinkLatency time.Duration
+	// MaxConnsPerMember bounds connections to one member; 0 = unlimited.
+	MaxConnsPerMember int
+	// MaxReplayBody is the largest request body buffered so that a retry or
+	// a second-member attempt can send it again; 0 = 1 MiB. Larger or
+	// chunked bodies are streamed and never replayed.
+	MaxReplayBody int64
+}
+
+// Gateway is the gateway proxy: an http.Handler that forwards each request
+// to a backend member over its Pool and maps failures to the profile's
+// statuses, logging each exchange with the V2 access-log fields.
+type Gateway struct {
+	cfg     Config
+	pool    *Pool
+	log     *zap.Logger
+	m       *metrics
+	next    atomic.Uint64
+	stats   statsRecorder
+}
+
+// New validates cfg and builds a gateway. A nil logger logs nothing; a nil
+// registerer exports no metrics.
+func New(cfg Config, logger *zap.Logger, reg prometheus.Registerer) (*Gateway, error) {
+	if err := cfg.Profile.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.LinkLatency < 0 {
+		return nil, fmt.Errorf("link latency must be >= 0, got %s", cfg.LinkLatency)
+	}
+	if cfg.MaxConnsPerMember < 0 {
+		return nil, fmt.Errorf("max connections per member must be >= 0, got %d", cfg.MaxConnsPerMember)
+	}
+	for _, b := range cfg.Backends {
+		if _, _, err := net.SplitHostPort(b); err != nil {
+			return nil, fmt.Errorf("backend member %q: want host:port", b)
+		}
+	}
+	if cfg.MaxReplayBody == 0 {
+		cfg.MaxReplayBody = 1 << 20
+	}
+	if logger == nil {
+		logger = zap.NewNop()
+	}
+	g := &Gateway{cfg: cfg, log: logger, m: newMetrics(reg, cfg.Profile.Name)}
+	g.stats.init()
+	hooks := g.m.poolHooks()
+	g.pool = NewPool(PoolConfig{
+		IdleTimeout:     cfg.Profile.BackendIdleTimeout,
+		MaxConnsPerHost: cfg.MaxConnsPerMember,
+		Order:           cfg.Profile.PoolOrder,
+		LinkLatency:     cfg.LinkLatency,
+		Hooks: PoolHooks{
+			Opened: func(ci ConnInfo) { hooks.Opened(ci); g.stats.opened.Add(1) },
+			Reused: func(ci ConnInfo, d time.Duration) { hooks.Reused(ci, d); g.stats.reused.Add(1) },
+			Closed: func(ci ConnInfo, by Initiator, reason string) {
+				hooks.Closed(ci, by, reason)
+				g.stats.closed(by)
+			},
+		},
+	})
+	return g, nil
+}
+
+// Serve accepts clients on ln until ctx ends, then shuts down gracefully
+// (in-flight requests get up to 5 s) and closes the backend pool.
+func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           g,
+		IdleTimeout:       g.cfg.Profile.ClientKeepAlive,
+		ReadHeaderTimeout: time.Minute,
+		ErrorLog:          zap.NewStdLog(g.log.Named("http")),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	if g.cfg.Profile.ClientKeepAlive <= 0 {
+		srv.SetKeepAlivesEnabled(false)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		g.pool.Close()
+		return fmt.Errorf("gateway serve: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	if err != nil {
+		_ = srv.Close()
+	}
+	<-errc
+	g.pool.Close()
+	return nil
+}
+
+// Pool returns the gateway's backend pool.
+func (g *Gateway) Pool() *Pool { return g.pool }
+
+// hopHeaders are removed in both directions (RFC 9110 §7.6.1).
+var hopHeaders = []string{"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
+	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade"}
+
+func removeHopHeaders(h http.Header) {
+	for _, v := range h.Values("Connection") {
+		for _, f := range strings.Split(v, ",") {
+			if f = strings.TrimSpace(f); f != "" {
+				h.Del(f)
+			}
+		}
+	}
+	for _, k := range hopHeaders {
+		h.Del(k)
+	}
+}
+
+// exchangeLog collects what the access log and the stats say of a request.
+type exchangeLog struct {
+	start         time.Time
+	member        string
+	conn          ConnInfo
+	status        int    // sent to the client
+	serverStatus  int    // from the backend; 0 = none
+	serverLatency time.Duration
+	failure       Failure
+	sent          int64
+	received      int64
+	retries       int
+	rtErr         *RoundTripError
+}
+
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	x := &exchangeLog{start: time.Now(), failure: Failure{ErrorInfo: ErrorInfoNone, Cause: CauseNone}}
+	defer g.finish(r, x)
+
+	body, replayable, err := g.replayableBody(r)
+	if err != nil {
+		x.received = int64(len(body))
+		x.failure = classify(g.cfg.Profile, err, true)
+		x.status = x.failure.Status
+		return
+	}
+	n := len(g.cfg.Backends)
+	if n == 0 {
+		g.fail(w, x, classify(g.cfg.Profile, errNoLiveBackend, false))
+		return
+	}
+	idx := int(g.next.Add(1) - 1)
+	fresh, triedOther := false, false
+	for {
+		x.member = g.cfg.Backends[idx%n]
+		ctx, cancel := context.WithTimeout(r.Context(), g.cfg.Profile.RequestTimeout)
+		out := g.outgoing(ctx, r, x.member, body, replayable)
+		sent := time.Now()
+		resp, ex, err := g.pool.roundTrip(out, fresh)
+		if err == nil {
+			x.conn = ex.conn
+			x.serverLatency = time.Since(sent)
+			g.relay(w, r, resp, x)
+			cancel()
+			return
+		}
+		cancel()
+		clientGone := r.Context().Err() != nil
+		f := classify(g.cfg.Profile, err, clientGone)
+		var rte *RoundTripError
+		if errors.As(err, &rte) {
+			x.conn, x.rtErr = rte.Conn, rte
+		}
+		if !clientGone && f.Cause == CauseBackendTimeout && g.cfg.Profile.TimeoutTriesOtherMember && !triedOther && n > 1 && replayable {
+			triedOther = true
+			idx++
+			x.retries++
+			g.m.retries.WithLabelValues("timeout").Inc()
+			g.stats.retries.Add(1)
+			continue
+		}
+		if !clientGone && !fresh && replayable && g.cfg.Profile.Retry.allows(out, rte) {
+			fresh = true // a retry goes out on a new connection
+			idx++
+			x.retries++
+			g.m.retries.WithLabelValues("policy").Inc()
+			g.stats.retries.Add(1)
+			g.stats.recordRetried(rte, r.Method)
+			continue
+		}
+		g.fail(w, x, f)
+		return
+	}
+}
+
+// replayableBody buffers a small request body when a retry or a
+// second-member attempt may need to send it again.
+func (g *Gateway) replayableBody(r *http.Request) ([]byte, bool, error) {
+	if r.ContentLength == 0 {
+		return nil, true, nil
+	}
+	p := g.cfg.Profile
+	mayReplay := p.Retry != RetryNone || p.TimeoutTriesOtherMember
+	if !mayReplay || r.ContentLength < 0 || r.ContentLength > g.cfg.MaxReplayBody {
+		return nil, false, nil
+	}
+	buf := make([]byte, r.ContentLength)
+	if _, err := io.ReadFull(r.Body, buf); err != nil {
+		return buf, false, fmt.Errorf("read client body: %w", err)
+	}
+	return buf, true, nil
+}
+
+// outgoing builds the request to a member.
+func (g *Gateway) outgoing(ctx context.Context, r *http.Request, member string, body []byte, replayable bool) *http.Request {
+	out := r.Clone(ctx)
+	out.RequestURI = ""
+	out.URL.Scheme = "http"
+	out.URL.Host = member
+	out.Close = false
+	switch {
+	case r.ContentLength == 0:
+		out.Body = http.NoBody
+	case replayable:
+		out.Body = io.NopCloser(bytes.NewReader(body))
+		out.ContentLength = int64(len(body))
+	}
+	removeHopHeaders(out.Header)
+	if _, ok := out.Header["User-Agent"]; !ok {
+		out.Header.Set("User-Agent", "") // no Go default
+	}
+	if host, port, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		prior := out.Header.Values("X-Forwarded-For")
+		out.Header.Set("X-Forwarded-For", strings.Join(append(prior, host+":"+port), ", "))
+	}
+	out.Header.Set("X-Forwarded-Proto", "http")
+	out.Header.Set("X-Original-Host", r.Host)
+	return out
+}
+
+// relay streams the backend's response to the client. A backend failure
+// after the status line went out can only abort the client connection.
+func (g *Gateway) relay(w http.ResponseWriter, r *http.Request, resp *http.Response, x *exchangeLog) {
+	defer resp.Body.Close()
+	removeHopHeaders(resp.Header)
+	h := w.Header()
+	for k, vv := range resp.Header {
+		h[k] = vv
+	}
+	x.serverStatus, x.status = resp.StatusCode, resp.StatusCode
+	w.WriteHeader(resp.StatusCode)
+	flush := resp.ContentLength < 0
+	rc := http.NewResponseController(w)
+	buf := make([]byte, 32<<10)
+	for {
+		n, rerr := resp.Body.Read(buf)
+		if n > 0 {
+			m, werr := w.Write(buf[:n])
+			x.sent += int64(m)
+			if werr != nil {
+				x.failure = classify(g.cfg.Profile, werr, true)
+				panic(http.ErrAbortHandler)
+			}
+			if flush {
+				_ = rc.Flush()
+			}
+		}
+		if rerr == io.EOF {
+			return
+		}
+		if rerr != nil {
+			if r.Context().Err() != nil {
+				x.failure = classify(g.cfg.Profile, rerr, true)
+			} else {
+				x.failure = classify(g.cfg.Profile, rerr, false)
+				if x.failure.Cause == CauseKeepaliveRace || x.failure.Cause == CauseBackendMalformed {
+					x.failure.Cause = CauseBackendResetMidRequest
+				}
+			}
+			panic(http.ErrAbortHandler) // the status already went out: cut the client connection
+		}
+	}
+}
+
+// fail answers the client with the failure's status.
+func (g *Gateway) fail(w http.ResponseWriter, x *exchangeLog, f Failure) {
+	x.failure, x.status = f, f.Status
+	if f.Cause == CauseClientClosed {
+		return // nobody to answer
+	}
+	msg := fmt.Sprintf("%d %s - the gateway got no valid response from the backend (%s)\n", f.Status, http.StatusText(f.Status), f.ErrorInfo)
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Content-Length", fmt.Sprint(len(msg)))
+	w.WriteHeader(f.Status)
+	n, _ := io.WriteString(w, msg)
+	x.sent += int64(n)
+}
+
+// finish logs the exchange and counts it; it runs even when the handler
+// aborts the client connection.
+func (g *Gateway) finish(r *http.Request, x *exchangeLog) {
+	taken := time.Since(x.start)
+	if x.status == 0 && x.failure.Cause == CauseNone {
+		x.status = http.StatusOK
+	}
+	g.m.response(x.status, x.failure.Cause)
+	g.m.duration.Observe(taken.Seconds())
+	g.stats.record(x, r.Method)
+	if ce := g.log.Check(zap.InfoLevel, "access"); ce != nil {
+		clientIP, clientPort, _ := net.SplitHostPort(r.RemoteAddr)
+		serverStatus := "-"
+		if x.serverStatus != 0 {
+			serverStatus = fmt.Sprint(x.serverStatus)
+		}
+		upstreamPort := "-"
+		if _, p, err := net.SplitHostPort(x.conn.Local); err == nil {
+			upstreamPort = p
+		}
+		received := r.ContentLength
+		if received < 0 {
+			received = x.received
+		}
+		ce.Write(
+			zap.String("clientIP", clientIP),
+			zap.String("clientPort", clientPort),
+			zap.String("httpMethod", r.Method),
+			zap.String("requestUri", r.RequestURI),
+			zap.Int("httpStatus", x.status),
+			zap.String("serverStatus", serverStatus),
+			zap.String("serverRouted", x.member),
+			zap.String("upstreamSourcePort", upstreamPort),
+			zap.Float64("timeTaken", taken.Seconds()),
+			zap.Float64("serverResponseLatency", x.serverLatency.Seconds()),
+			zap.Int64("receivedBytes", received),
+			zap.Int64("sentBytes", x.sent),
+			zap.String("error_info", x.failure.ErrorInfo),
+			zap.String("cause", x.failure.Cause),
+			zap.Uint64("conn_id", x.conn.ID),
+			zap.Int("retries", x.retries),
+		)
+	}
+}
+
+// Stats is a snapshot of what the gateway did, for the scenario runner.
+type Stats struct {
+	Responses map[int]int64    // by status sent (or logged)
+	Causes    map[string]int64 // by cause, failures only
+	Retries   int64
+	Opened    int64 // backend connections dialled
+	Reused    int64 // requests sent on a reused connection
+	ClosedBy  map[Initiator]int64
+	Races     []RaceSample // the first keepalive-race failures (up to 100)
+}
+
+// RaceSample is one request that met the keep-alive race.
+type RaceSample struct {
+	At           time.Duration // since the gateway started
+	Method       string
+	ConnID       uint64
+	Member       string
+	Local        string        // the gateway's ip:port on the connection
+	IdleFor      time.Duration // idle time of the connection when reused
+	ConnAge      time.Duration // since it was opened
+	ConnRequests int           // exchanges on it, this one included
+	Elapsed      time.Duration // from taking the connection to the failure
+	Err          string
+	Retried      bool // the retry policy sent it again
+}
+
+type statsRecorder struct {
+	opened, reused, retries atomic.Int64
+	mu                      sync.Mutex
+	responses               map[int]int64
+	causes                  map[string]int64
+	closedBy                map[Initiator]int64
+	races                   []RaceSample
+	started                 time.Time
+}
+
+func (s *statsRecorder) init() {
+	s.responses, s.causes, s.closedBy = map[int]int64{}, map[string]int64{}, map[Initiator]int64{}
+	s.started = time.Now()
+}
+
+func (s *statsRecorder) closed(by Initiator) {
+	s.mu.Lock()
+	s.closedBy[by]++
+	s.mu.Unlock()
+}
+
+func (s *statsRecorder) sample(e *RoundTripError, method string, retried bool) {
+	if len(s.races) >= 100 {
+		return
+	}
+	s.races = append(s.races, RaceSample{
+		At: time.Since(s.started), Method: method, ConnID: e.Conn.ID, Member: e.Addr, Local: e.Conn.Local,
+		IdleFor: e.IdleFor, ConnAge: time.Since(e.Conn.Opened), ConnRequests: e.Conn.Requests,
+		Elapsed: e.Elapsed, Err: e.Err.Error(), Retried: retried,
+	})
+}
+
+// recordRetried keeps a race the retry policy hid from the client.
+func (s *statsRecorder) recordRetried(e *RoundTripError, method string) {
+	if e == nil || !e.Reused || e.ResponseStarted {
+		return
+	}
+	s.mu.Lock()
+	s.sample(e, method, true)
+	s.mu.Unlock()
+}
+
+func (s *statsRecorder) record(x *exchangeLog, method string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.responses[x.status]++
+	if x.failure.Cause != CauseNone {
+		s.causes[x.failure.Cause]++
+	}
+	if x.failure.Cause == CauseKeepaliveRace && x.rtErr != nil {
+		s.sample(x.rtErr, method, false)
+	}
+}
+
+// Stats returns a snapshot.
+func (g *Gateway) Stats() Stats {
+	s := &g.stats
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := Stats{
+		Responses: map[int]int64{}, Causes: map[string]int64{}, ClosedBy: map[Initiator]int64{},
+		Retries: s.retries.Load(), Opened: s.opened.Load(), Reused: s.reused.Load(),
+		Races: append([]RaceSample(nil), s.races...),
+	}
+	for k, v := range s.responses {
+		out.Responses[k] = v
+	}
+	for k, v := range s.causes {
+		out.Causes[k] = v
+	}
+	for k, v := range s.closedBy {
+		out.ClosedBy[k] = v
+	}
+	return out
+}

@@ -1,0 +1,171 @@
+package proxy
+
+import (
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+)
+
+// RetryPolicy says when the gateway sends a failed request again. Nothing
+// else in gwsim retries.
+type RetryPolicy string
+
+const (
+	// RetryNone never retries (Application Gateway, AWS ALB: no retry is
+	// documented after a reused connection fails; modelled as none).
+	RetryNone RetryPolicy = "none"
+	// RetryIdempotent retries a request with an idempotent method and no
+	// body once, on a new connection, when the backend failed before any
+	// response byte (nginx proxy_next_upstream error; POST is not retried
+	// once sent).
+	RetryIdempotent RetryPolicy = "idempotent"
+	// RetryResetBeforeRequest retries once, on a new connection, only when
+	// the request could not be written at all (Envoy retry_on
+	// reset-before-request).
+	RetryResetBeforeRequest RetryPolicy = "reset-before-request"
+)
+
+// ParseRetryPolicy parses a retry policy name.
+func ParseRetryPolicy(s string) (RetryPolicy, error) {
+	switch RetryPolicy(s) {
+	case RetryNone, RetryIdempotent, RetryResetBeforeRequest:
+		return RetryPolicy(s), nil
+	}
+	return "", fmt.Errorf("unknown retry policy %q (want none, idempotent or reset-before-request)", s)
+}
+
+// allows reports whether the policy retries req after err.
+func (rp RetryPolicy) allows(req *http.Request, err *RoundTripError) bool {
+	if err == nil || err.ResponseStarted || err.Op == "dial" {
+		return false
+	}
+	switch rp {
+	case RetryIdempotent:
+		return isIdempotent(req.Method) && req.ContentLength == 0
+	case RetryResetBeforeRequest:
+		return !err.RequestWritten && req.ContentLength == 0
+	}
+	return false
+}
+
+func isIdempotent(method string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace, http.MethodPut, http.MethodDelete:
+		return true
+	}
+	return false
+}
+
+// Profile is a gateway's timeout and failure behaviour. Every duration is
+// real-world (unscaled); see Scaled.
+type Profile struct {
+	Name string
+	// ClientKeepAlive closes an idle client connection after this long.
+	ClientKeepAlive time.Duration
+	// BackendIdleTimeout closes an idle backend connection after this long;
+	// 0 = no limit (kept until the backend closes it).
+	BackendIdleTimeout time.Duration
+	// RequestTimeout bounds one attempt, from sending to the end of the
+	// response.
+	RequestTimeout time.Duration
+	// TimeoutStatus is the status sent when the backend timed out.
+	TimeoutStatus int
+	// TimeoutTriesOtherMember sends a timed-out request once more to the
+	// next pool member before giving up.
+	TimeoutTriesOtherMember bool
+	// ClientClosedStatus is logged when the client went away first (0 =
+	// logged as 0, V1).
+	ClientClosedStatus int
+	// Retry is the retry policy after a backend connection failure.
+	Retry RetryPolicy
+	// PoolOrder is the reuse order of idle backend connections.
+	PoolOrder PoolOrder
+}
+
+// profiles holds the built-in gateway profiles. Values and sources:
+// ../shared/FACTS.md (Application Gateway FAQ, "Troubleshooting bad gateway
+// errors", HTTP response codes, monitoring data reference).
+var profiles = map[string]Profile{
+	"appgw-v1": {
+		Name:            "appgw-v1",
+		ClientKeepAlive: 120 * time.Second, // Application Gateway FAQ: keep-alive timeout V1 120 s
+		// No fixed backend idle limit for V1 (seed article: set the backend
+		// to ~300 s or turn keep-alive off). Modelled as none.
+		BackendIdleTimeout: 0,
+		RequestTimeout:     20 * time.Second,          // HTTP settings request time-out default 20 s (troubleshooting-502)
+		TimeoutStatus:      http.StatusBadGateway,     // V1 returns 502 on request time-out (troubleshooting-502)
+		ClientClosedStatus: 0,                         // V1 logs 0 when the client closed first (http-response-codes)
+		Retry:              RetryNone,                 // not documented; modelled as none
+		PoolOrder:          LIFO,                      // not documented; assumption
+	},
+	"appgw-v2": {
+		Name:                    "appgw-v2",
+		ClientKeepAlive:         75 * time.Second,  // Application Gateway FAQ: V2 75 s (newer wording says 120 s: use --client-keepalive-timeout)
+		BackendIdleTimeout:      60 * time.Second,  // seed article; azure-docs issue 119580 (not in Microsoft docs)
+		RequestTimeout:          20 * time.Second,  // HTTP settings request time-out default 20 s
+		TimeoutStatus:           http.StatusGatewayTimeout, // V2: tried on a second member, then 504 (http-response-codes)
+		TimeoutTriesOtherMember: true,
+		ClientClosedStatus:      499,       // V2 logs 499 ERRORINFO_CLIENT_CLOSED_REQUEST
+		Retry:                   RetryNone, // not documented; modelled as none
+		PoolOrder:               LIFO,      // not documented; assumption
+	},
+}
+
+// LookupProfile returns the built-in profile name.
+func LookupProfile(name string) (Profile, error) {
+	p, ok := profiles[name]
+	if !ok {
+		return Profile{}, fmt.Errorf("unknown gateway profile %q (want %s)", name, strings.Join(ProfileNames(), " or "))
+	}
+	return p, nil
+}
+
+// ProfileNames lists the built-in profiles, sorted.
+func ProfileNames() []string {
+	names := make([]string, 0, len(profiles))
+	for n := range profiles {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Scaled returns p with every timeout multiplied by f (time scale); f <= 0
+// or 1 returns p unchanged.
+func (p Profile) Scaled(f float64) Profile {
+	if f <= 0 || f == 1 {
+		return p
+	}
+	p.ClientKeepAlive = ScaleDuration(p.ClientKeepAlive, f)
+	p.BackendIdleTimeout = ScaleDuration(p.BackendIdleTimeout, f)
+	p.RequestTimeout = ScaleDuration(p.RequestTimeout, f)
+	return p
+}
+
+// ScaleDuration multiplies d by f.
+func ScaleDuration(d time.Duration, f float64) time.Duration {
+	return time.Duration(float64(d) * f)
+}
+
+// Validate checks the profile's values.
+func (p Profile) Validate() error {
+	switch {
+	case p.ClientKeepAlive < 0:
+		return fmt.Errorf("client keep-alive timeout must be >= 0, got %s", p.ClientKeepAlive)
+	case p.BackendIdleTimeout < 0:
+		return fmt.Errorf("backend idle timeout must be >= 0, got %s", p.BackendIdleTimeout)
+	case p.RequestTimeout <= 0:
+		return fmt.Errorf("request timeout must be > 0, got %s", p.RequestTimeout)
+	case p.TimeoutStatus < 100 || p.TimeoutStatus > 599:
+		return fmt.Errorf("timeout status must be 100..599, got %d", p.TimeoutStatus)
+	}
+	if _, err := ParseRetryPolicy(string(p.Retry)); err != nil {
+		return err
+	}
+	if _, err := ParsePoolOrder(string(p.PoolOrder)); err != nil {
+		return err
+	}
+	return nil
+}

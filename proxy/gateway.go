@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"strings"
@@ -40,12 +41,12 @@ type Config struct {
 // to a backend member over its Pool and maps failures to the profile's
 // statuses, logging each exchange with the V2 access-log fields.
 type Gateway struct {
-	cfg     Config
-	pool    *Pool
-	log     *zap.Logger
-	m       *metrics
-	next    atomic.Uint64
-	stats   statsRecorder
+	cfg   Config
+	pool  *Pool
+	log   *zap.Logger
+	m     *metrics
+	next  atomic.Uint64
+	stats statsRecorder
 }
 
 // New validates cfg and builds a gateway. A nil logger logs nothing; a nil
@@ -148,8 +149,8 @@ type exchangeLog struct {
 	start         time.Time
 	member        string
 	conn          ConnInfo
-	status        int    // sent to the client
-	serverStatus  int    // from the backend; 0 = none
+	status        int // sent to the client
+	serverStatus  int // from the backend; 0 = none
 	serverLatency time.Duration
 	failure       Failure
 	sent          int64
@@ -202,6 +203,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			x.retries++
 			g.m.retries.WithLabelValues("timeout").Inc()
 			g.stats.retries.Add(1)
+			g.stats.recordRetried(f.Cause, rte, r.Method)
 			continue
 		}
 		if !clientGone && !fresh && replayable && g.cfg.Profile.Retry.allows(out, rte) {
@@ -210,7 +212,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			x.retries++
 			g.m.retries.WithLabelValues("policy").Inc()
 			g.stats.retries.Add(1)
-			g.stats.recordRetried(rte, r.Method)
+			g.stats.recordRetried(f.Cause, rte, r.Method)
 			continue
 		}
 		g.fail(w, x, f)
@@ -368,17 +370,31 @@ func (g *Gateway) finish(r *http.Request, x *exchangeLog) {
 
 // Stats is a snapshot of what the gateway did, for the scenario runner.
 type Stats struct {
-	Responses map[int]int64    // by status sent (or logged)
-	Causes    map[string]int64 // by cause, failures only
+	Responses map[int]int64            // by status sent (or logged)
+	ByMethod  map[string]map[int]int64 // responses by request method, then status
+	Causes    map[string]int64         // by cause, failures only
 	Retries   int64
 	Opened    int64 // backend connections dialled
 	Reused    int64 // requests sent on a reused connection
 	ClosedBy  map[Initiator]int64
-	Races     []RaceSample // the first keepalive-race failures (up to 100)
+	Failures  []FailureSample // the first failed exchanges (up to 200), races included
 }
 
-// RaceSample is one request that met the keep-alive race.
-type RaceSample struct {
+// Races returns the failures that met the keep-alive race, retried ones
+// included.
+func (s Stats) Races() []FailureSample {
+	var out []FailureSample
+	for _, f := range s.Failures {
+		if f.Cause == CauseKeepaliveRace {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// FailureSample is one backend exchange that failed.
+type FailureSample struct {
+	Cause        string
 	At           time.Duration // since the gateway started
 	Method       string
 	ConnID       uint64
@@ -396,14 +412,16 @@ type statsRecorder struct {
 	opened, reused, retries atomic.Int64
 	mu                      sync.Mutex
 	responses               map[int]int64
+	byMethod                map[string]map[int]int64
 	causes                  map[string]int64
 	closedBy                map[Initiator]int64
-	races                   []RaceSample
+	failures                []FailureSample
 	started                 time.Time
 }
 
 func (s *statsRecorder) init() {
 	s.responses, s.causes, s.closedBy = map[int]int64{}, map[string]int64{}, map[Initiator]int64{}
+	s.byMethod = map[string]map[int]int64{}
 	s.started = time.Now()
 }
 
@@ -413,24 +431,25 @@ func (s *statsRecorder) closed(by Initiator) {
 	s.mu.Unlock()
 }
 
-func (s *statsRecorder) sample(e *RoundTripError, method string, retried bool) {
-	if len(s.races) >= 100 {
+func (s *statsRecorder) sample(cause string, e *RoundTripError, method string, retried bool) {
+	if len(s.failures) >= 200 {
 		return
 	}
-	s.races = append(s.races, RaceSample{
-		At: time.Since(s.started), Method: method, ConnID: e.Conn.ID, Member: e.Addr, Local: e.Conn.Local,
+	s.failures = append(s.failures, FailureSample{
+		Cause: cause, At: time.Since(s.started), Method: method, ConnID: e.Conn.ID, Member: e.Addr, Local: e.Conn.Local,
 		IdleFor: e.IdleFor, ConnAge: time.Since(e.Conn.Opened), ConnRequests: e.Conn.Requests,
 		Elapsed: e.Elapsed, Err: e.Err.Error(), Retried: retried,
 	})
 }
 
-// recordRetried keeps a race the retry policy hid from the client.
-func (s *statsRecorder) recordRetried(e *RoundTripError, method string) {
-	if e == nil || !e.Reused || e.ResponseStarted {
+// recordRetried keeps a failure the gateway sent again, hidden from the
+// client.
+func (s *statsRecorder) recordRetried(cause string, e *RoundTripError, method string) {
+	if e == nil {
 		return
 	}
 	s.mu.Lock()
-	s.sample(e, method, true)
+	s.sample(cause, e, method, true)
 	s.mu.Unlock()
 }
 
@@ -438,11 +457,15 @@ func (s *statsRecorder) record(x *exchangeLog, method string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.responses[x.status]++
+	if s.byMethod[method] == nil {
+		s.byMethod[method] = map[int]int64{}
+	}
+	s.byMethod[method][x.status]++
 	if x.failure.Cause != CauseNone {
 		s.causes[x.failure.Cause]++
 	}
-	if x.failure.Cause == CauseKeepaliveRace && x.rtErr != nil {
-		s.sample(x.rtErr, method, false)
+	if x.failure.Cause != CauseNone && x.rtErr != nil {
+		s.sample(x.failure.Cause, x.rtErr, method, false)
 	}
 }
 
@@ -454,13 +477,17 @@ func (g *Gateway) Stats() Stats {
 	out := Stats{
 		Responses: map[int]int64{}, Causes: map[string]int64{}, ClosedBy: map[Initiator]int64{},
 		Retries: s.retries.Load(), Opened: s.opened.Load(), Reused: s.reused.Load(),
-		Races: append([]RaceSample(nil), s.races...),
+		Failures: append([]FailureSample(nil), s.failures...),
 	}
 	for k, v := range s.responses {
 		out.Responses[k] = v
 	}
 	for k, v := range s.causes {
 		out.Causes[k] = v
+	}
+	out.ByMethod = map[string]map[int]int64{}
+	for m, st := range s.byMethod {
+		out.ByMethod[m] = maps.Clone(st)
 	}
 	for k, v := range s.closedBy {
 		out.ClosedBy[k] = v

@@ -94,17 +94,17 @@ var profiles = map[string]Profile{
 		// No fixed backend idle limit for V1 (seed article: set the backend
 		// to ~300 s or turn keep-alive off). Modelled as none.
 		BackendIdleTimeout: 0,
-		RequestTimeout:     20 * time.Second,          // HTTP settings request time-out default 20 s (troubleshooting-502)
-		TimeoutStatus:      http.StatusBadGateway,     // V1 returns 502 on request time-out (troubleshooting-502)
-		ClientClosedStatus: 0,                         // V1 logs 0 when the client closed first (http-response-codes)
-		Retry:              RetryNone,                 // not documented; modelled as none
-		PoolOrder:          LIFO,                      // not documented; assumption
+		RequestTimeout:     20 * time.Second,      // HTTP settings request time-out default 20 s (troubleshooting-502)
+		TimeoutStatus:      http.StatusBadGateway, // V1 returns 502 on request time-out (troubleshooting-502)
+		ClientClosedStatus: 0,                     // V1 logs 0 when the client closed first (http-response-codes)
+		Retry:              RetryNone,             // not documented; modelled as none
+		PoolOrder:          LIFO,                  // not documented; assumption
 	},
 	"appgw-v2": {
 		Name:                    "appgw-v2",
-		ClientKeepAlive:         75 * time.Second,  // Application Gateway FAQ: V2 75 s (newer wording says 120 s: use --client-keepalive-timeout)
-		BackendIdleTimeout:      60 * time.Second,  // seed article; azure-docs issue 119580 (not in Microsoft docs)
-		RequestTimeout:          20 * time.Second,  // HTTP settings request time-out default 20 s
+		ClientKeepAlive:         75 * time.Second,          // Application Gateway FAQ: V2 75 s (newer wording says 120 s: use --client-keepalive-timeout)
+		BackendIdleTimeout:      60 * time.Second,          // seed article; azure-docs issue 119580 (not in Microsoft docs)
+		RequestTimeout:          20 * time.Second,          // HTTP settings request time-out default 20 s
 		TimeoutStatus:           http.StatusGatewayTimeout, // V2: tried on a second member, then 504 (http-response-codes)
 		TimeoutTriesOtherMember: true,
 		ClientClosedStatus:      499,       // V2 logs 499 ERRORINFO_CLIENT_CLOSED_REQUEST

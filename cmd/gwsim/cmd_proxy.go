@@ -1,0 +1,119 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+
+	"go.uber.org/zap"
+
+	"github.com/gwsim/gwsim/proxy"
+)
+
+func cmdProxy(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	c := newCommand("proxy", "--backends host:port[,host:port...] [flags]",
+		`Run the gateway: a reverse proxy with a gateway profile's timeouts and failure
+behaviour, its own no-retry backend pool, and the V2 access log on stderr.
+Durations are real-world values; --time-scale multiplies all of them (link
+latency excepted). A flag overrides the profile's value.`,
+		`  gwsim proxy --profile appgw-v2 --listen 127.0.0.1:8080 --backends 127.0.0.1:8081
+  gwsim proxy --profile appgw-v1 --backends 127.0.0.1:8081,127.0.0.1:8082 --retry idempotent
+  gwsim proxy --backends 127.0.0.1:8081 --time-scale 0.01 --link-latency 500us --metrics-listen 127.0.0.1:9090
+`)
+	fs := c.fs
+	profileName := fs.String("profile", "appgw-v2", "gateway profile: appgw-v1 or appgw-v2")
+	listen := fs.String("listen", "127.0.0.1:8080", "address for clients")
+	backends := fs.String("backends", "", "backend pool members, comma-separated host:port (round robin)")
+	idle := fs.Duration("backend-idle-timeout", 0, "close idle backend connections after this (profile: V2 60s, V1 none; 0 with the flag set = no limit)")
+	clientKA := fs.Duration("client-keepalive-timeout", 0, "close idle client connections after this (profile: V1 120s, V2 75s)")
+	reqTimeout := fs.Duration("request-timeout", 0, "time-out of one backend attempt (profile: 20s)")
+	timeoutStatus := fs.Int("timeout-status", 0, "status on a backend time-out (profile: V1 502, V2 504)")
+	timeoutOther := fs.Bool("timeout-try-other-member", false, "after a time-out, try the next member once (profile: V2 true, V1 false)")
+	retry := fs.String("retry", "", "retry policy: none, idempotent (like nginx proxy_next_upstream) or reset-before-request (like Envoy) (profile: none)")
+	order := fs.String("pool-order", "", "idle connection reuse order: lifo or fifo (profile: lifo)")
+	maxConns := fs.Int("max-conns-per-member", 0, "most connections to one member, 0 = unlimited")
+	linkLatency := fs.Duration("link-latency", 0, "one-way latency injected on gateway-backend connections, both ways (not scaled)")
+	scale := fs.Float64("time-scale", 1, "multiply every profile duration by this")
+	metricsListen := fs.String("metrics-listen", "", "serve /metrics and /healthz on this address (empty = off)")
+	var lf logFlags
+	lf.add(fs, "info")
+	if code, done := c.parse(args, stdout, stderr); done {
+		return code
+	}
+	usage := func(msg string) int { code, _ := c.usageError(stderr, msg); return code }
+	if fs.NArg() > 0 {
+		return usage(fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
+	}
+	p, err := proxy.LookupProfile(*profileName)
+	if err != nil {
+		return usage(err.Error())
+	}
+	if fs.Changed("backend-idle-timeout") {
+		p.BackendIdleTimeout = *idle
+	}
+	if fs.Changed("client-keepalive-timeout") {
+		p.ClientKeepAlive = *clientKA
+	}
+	if fs.Changed("request-timeout") {
+		p.RequestTimeout = *reqTimeout
+	}
+	if fs.Changed("timeout-status") {
+		p.TimeoutStatus = *timeoutStatus
+	}
+	if fs.Changed("timeout-try-other-member") {
+		p.TimeoutTriesOtherMember = *timeoutOther
+	}
+	if fs.Changed("retry") {
+		if p.Retry, err = proxy.ParseRetryPolicy(*retry); err != nil {
+			return usage(err.Error())
+		}
+	}
+	if fs.Changed("pool-order") {
+		if p.PoolOrder, err = proxy.ParsePoolOrder(*order); err != nil {
+			return usage(err.Error())
+		}
+	}
+	if err := p.Validate(); err != nil {
+		return usage(err.Error())
+	}
+	if err := checkScale(*scale); err != nil {
+		return usage(err.Error())
+	}
+	members := splitList(*backends)
+	if len(members) == 0 {
+		return usage("--backends is required")
+	}
+	log, err := lf.build(stderr)
+	if err != nil {
+		return usage(err.Error())
+	}
+	reg := newRegistry()
+	gw, err := proxy.New(proxy.Config{Profile: p.Scaled(*scale), Backends: members, LinkLatency: *linkLatency, MaxConnsPerMember: *maxConns}, log, reg)
+	if err != nil {
+		return usage(err.Error())
+	}
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		fmt.Fprintf(stderr, "gwsim proxy: listen %s: %v\n", *listen, err)
+		return exitRuntime
+	}
+	if *metricsListen != "" {
+		if err := serveMetrics(ctx, *metricsListen, reg, log); err != nil {
+			fmt.Fprintf(stderr, "gwsim proxy: %v\n", err)
+			return exitRuntime
+		}
+	}
+	sp := p.Scaled(*scale)
+	log.Info("gateway listening", zap.String("listen", ln.Addr().String()), zap.String("profile", p.Name),
+		zap.Strings("backends", members), zap.Float64("time_scale", *scale),
+		zap.Duration("backend_idle_timeout", sp.BackendIdleTimeout), zap.Duration("client_keepalive", sp.ClientKeepAlive),
+		zap.Duration("request_timeout", sp.RequestTimeout), zap.String("retry", string(sp.Retry)),
+		zap.Duration("link_latency", *linkLatency))
+	if err := gw.Serve(ctx, ln); err != nil {
+		fmt.Fprintf(stderr, "gwsim proxy: %v\n", err)
+		return exitRuntime
+	}
+	_ = log.Sync()
+	return exitOK
+}

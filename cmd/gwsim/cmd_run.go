@@ -1,0 +1,119 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/gwsim/gwsim/scenarios"
+	"github.com/gwsim/gwsim/scenarios/report"
+)
+
+func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	c := newCommand("run", "[flags] [SCENARIO|FILE.yaml ...]",
+		`Run scenarios in-process on loopback: backend members, the gateway and the
+load driver, time-scaled. With no argument, runs the seed suite: the Application
+Gateway keep-alive race, then its cures, the unresponsive-backend cause and the
+client-side race. Prints a table (or --json) and exits 3 if any expectation fails.`,
+		`  gwsim run
+  gwsim run appgw-v2-apache-default appgw-v2-backend-120s
+  gwsim run --json ./my-scenario.yaml
+  gwsim run --time-scale 0.02 appgw-v1-apache-default
+`)
+	jsonOut := c.fs.Bool("json", false, "print one JSON document instead of the table")
+	scale := c.fs.Float64("time-scale", 0, "multiply every scenario duration by this (0 = each scenario's own time_scale); link latency is not scaled")
+	parallel := c.fs.Int("parallel", 0, "scenarios run at once (0 = all)")
+	var lf logFlags
+	lf.add(c.fs, "off")
+	if code, done := c.parse(args, stdout, stderr); done {
+		return code
+	}
+	if *scale != 0 {
+		if err := checkScale(*scale); err != nil {
+			code, _ := c.usageError(stderr, err.Error())
+			return code
+		}
+	}
+	if *parallel < 0 {
+		code, _ := c.usageError(stderr, fmt.Sprintf("--parallel must be >= 0, got %d", *parallel))
+		return code
+	}
+	log, err := lf.build(stderr)
+	if err != nil {
+		code, _ := c.usageError(stderr, err.Error())
+		return code
+	}
+	var list []*scenarios.Scenario
+	if c.fs.NArg() == 0 {
+		list, err = scenarios.Seed()
+		if err != nil {
+			fmt.Fprintf(stderr, "gwsim run: %v\n", err)
+			return exitRuntime
+		}
+	}
+	for _, arg := range c.fs.Args() {
+		s, err := scenarios.Resolve(arg)
+		if err != nil {
+			code, _ := c.usageError(stderr, err.Error())
+			return code
+		}
+		list = append(list, s)
+	}
+	start := time.Now()
+	results := scenarios.RunAll(ctx, list, scenarios.Options{TimeScale: *scale, Parallel: *parallel, Logger: log})
+	if *jsonOut {
+		err = report.JSON(stdout, results)
+	} else {
+		err = report.Table(stdout, results)
+		fmt.Fprintf(stdout, "\n%d scenario(s) in %.1f s wall\n", len(results), time.Since(start).Seconds())
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "gwsim run: %v\n", err)
+		return exitRuntime
+	}
+	code := exitOK
+	for _, r := range results {
+		switch {
+		case r.Err != nil:
+			fmt.Fprintf(stderr, "gwsim run: %s: %v\n", r.Scenario.Name, r.Err)
+			return exitRuntime
+		case !r.Pass:
+			code = exitExpect
+		}
+	}
+	return code
+}
+
+func cmdScenarios(_ context.Context, args []string, stdout, stderr io.Writer) int {
+	c := newCommand("scenarios", "", "List the built-in scenarios; * marks the seed suite that 'gwsim run' runs by default.", "  gwsim scenarios\n")
+	if code, done := c.parse(args, stdout, stderr); done {
+		return code
+	}
+	all, err := scenarios.Builtin()
+	if err != nil {
+		fmt.Fprintf(stderr, "gwsim scenarios: %v\n", err)
+		return exitRuntime
+	}
+	seed := map[string]bool{}
+	for _, n := range scenarios.SeedSuite {
+		seed[n] = true
+	}
+	for _, s := range all {
+		mark := " "
+		if seed[s.Name] {
+			mark = "*"
+		}
+		fmt.Fprintf(stdout, "%s %-36s %s\n", mark, s.Name, firstSentence(s.Description))
+	}
+	return exitOK
+}
+
+func firstSentence(s string) string {
+	for i := 0; i+1 < len(s); i++ {
+		if s[i] == '.' && (s[i+1] == ' ' || s[i+1] == '\n') {
+			return s[:i+1]
+		}
+	}
+	return s
+}

@@ -1,0 +1,89 @@
+// Command gwsim reproduces, explains and regression-tests the HTTP/1.1
+// keep-alive race between a gateway (Azure Application Gateway V1/V2 first)
+// and its backends: the intermittent 502.
+//
+//	gwsim run                 the seed suite: the race, then its cures
+//	gwsim proxy ...           the gateway, standalone
+//	gwsim backend ...         the toy backend, standalone
+//	gwsim load ...            the load driver, standalone
+//	gwsim scenarios           the built-in scenarios
+//	gwsim version
+//
+// Exit codes: 0 ok, 1 runtime error, 2 usage error, 3 an expectation failed.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// Exit codes (ARCHITECTURE.md).
+const (
+	exitOK      = 0
+	exitRuntime = 1
+	exitUsage   = 2
+	exitExpect  = 3
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+const mainUsage = `gwsim reproduces, explains and regression-tests the intermittent 502 of the
+HTTP/1.1 keep-alive race between a gateway and its backends.
+
+Usage: gwsim <command> [flags]
+
+Commands:
+  run        run scenarios in-process (no argument: the seed suite) and check them
+  proxy      run the gateway (Application Gateway V1/V2 profiles)
+  backend    run the toy backend (keep-alive, close style, race trap, faults)
+  load       drive traffic shaped to hit the race and count every 502 and reset
+  scenarios  list the built-in scenarios
+  version    print the version
+
+Run 'gwsim <command> --help' for a command's flags and examples.
+
+Examples:
+  gwsim run                          # the race, then its cures; exit 0
+  gwsim run appgw-v2-apache-default --json
+  gwsim backend --preset apache --listen 127.0.0.1:8081
+  gwsim proxy --profile appgw-v2 --listen 127.0.0.1:8080 --backends 127.0.0.1:8081
+  gwsim load --target http://127.0.0.1:8080/ --pattern gap-sweep --gap-from 4.99s --gap-to 5.01s --gap-step 1ms
+
+Exit codes: 0 ok, 1 runtime error, 2 usage error, 3 an expectation failed.
+`
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, mainUsage)
+		return exitUsage
+	}
+	rest := args[1:]
+	switch args[0] {
+	case "run":
+		return cmdRun(ctx, rest, stdout, stderr)
+	case "proxy":
+		return cmdProxy(ctx, rest, stdout, stderr)
+	case "backend":
+		return cmdBackend(ctx, rest, stdout, stderr)
+	case "load":
+		return cmdLoad(ctx, rest, stdout, stderr)
+	case "scenarios":
+		return cmdScenarios(ctx, rest, stdout, stderr)
+	case "version":
+		return cmdVersion(ctx, rest, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, mainUsage)
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "gwsim: unknown command %q (want run, proxy, backend, load, scenarios or version)\n", args[0])
+	return exitUsage
+}

@@ -1,0 +1,218 @@
+// Package load is gwsim's load driver. It sends HTTP requests through an
+// http.RoundTripper it is given (in gwsim, the gateway's no-retry connection
+// pool, so nothing replays a failed request behind its back), shapes the
+// traffic to hit the keep-alive race between a gateway and its backend, and
+// counts every status and every client-side error.
+//
+// Four patterns are supported: a closed loop of workers, an open loop at a
+// constant rate, an open loop with Poisson arrivals, and a gap sweep that
+// sends sequential requests separated by idle gaps stepped finely across a
+// keep-alive timeout. Schedules are pure functions (ConstantOffset,
+// PoissonSchedule, SweepGaps); Run only turns them into wall-clock time.
+package load
+
+import (
+	"fmt"
+	"math"
+	"net/url"
+	"time"
+)
+
+// Pattern selects how Run paces requests.
+type Pattern string
+
+// The load patterns.
+const (
+	// PatternClosed runs Workers loops: send a request, read the whole
+	// response, wait Think, repeat.
+	PatternClosed Pattern = "closed"
+	// PatternConstant is an open loop: Rate requests per second, evenly
+	// spaced, whatever the responses do.
+	PatternConstant Pattern = "constant"
+	// PatternPoisson is an open loop with exponential inter-arrival times of
+	// mean 1/Rate, drawn from a generator seeded with Seed.
+	PatternPoisson Pattern = "poisson"
+	// PatternGapSweep is one worker sending sequential requests: a priming
+	// request, then for each gap of SweepGaps(GapFrom, GapTo, GapStep) it
+	// waits that long after the previous response body was fully read and
+	// sends the next request; the whole sweep is repeated Passes times.
+	PatternGapSweep Pattern = "gap-sweep"
+)
+
+// ParsePattern returns the Pattern named s.
+func ParsePattern(s string) (Pattern, error) {
+	switch p := Pattern(s); p {
+	case PatternClosed, PatternConstant, PatternPoisson, PatternGapSweep:
+		return p, nil
+	}
+	return "", fmt.Errorf("unknown load pattern %q (want closed, constant, poisson or gap-sweep)", s)
+}
+
+// Defaults applied by Run to zero-valued Config fields.
+const (
+	DefaultBodySize    = 1024
+	DefaultTimeout     = 30 * time.Second
+	DefaultMaxInFlight = 10000
+)
+
+// Config describes one load run. The zero value is not runnable (Target and
+// a bound are required) but every other zero field has a usable default.
+type Config struct {
+	// Target is the absolute http:// (or https://) URL every request goes
+	// to. Required.
+	Target string
+	// Pattern selects the pacing. "" means PatternClosed.
+	Pattern Pattern
+
+	// Workers is the number of concurrent workers of the closed loop.
+	// 0 means 1. Ignored by the other patterns.
+	Workers int
+	// Think is the closed loop's pause after each response. 0 means none.
+	Think time.Duration
+
+	// Rate is the open loop's request rate, in requests per second. Must be
+	// > 0 for PatternConstant and PatternPoisson; ignored otherwise.
+	Rate float64
+
+	// Duration bounds the run in wall-clock time; 0 means no time bound.
+	// Closed loop and gap sweep start no request after Duration has
+	// elapsed. Open loops send every request scheduled at an offset below
+	// Duration, late if need be (see MaxInFlight), and no other.
+	Duration time.Duration
+	// Requests bounds the number of requests started; 0 means no count
+	// bound. At least one of Duration and Requests must be set, except for
+	// PatternGapSweep, which is bounded by its gaps.
+	Requests int
+
+	// Seed seeds the Poisson schedule and the GET/POST mix. 0 means 1.
+	Seed int64
+
+	// GapFrom, GapTo and GapStep define the gap sweep's idle gaps:
+	// GapFrom, GapFrom+GapStep, ... up to GapTo inclusive. GapStep must be
+	// > 0 and GapFrom <= GapTo for PatternGapSweep; ignored otherwise.
+	GapFrom, GapTo, GapStep time.Duration
+	// Passes is how many times the gap sweep is repeated. 0 means 1.
+	Passes int
+
+	// PostRatio is the fraction, 0..1, of requests sent as POST with a
+	// body; the others are GET. Which requests are POST is a deterministic
+	// function of Seed and the request's index. 0 means all GET.
+	PostRatio float64
+	// BodySize is the size of a POST body, in bytes. 0 means 1024.
+	BodySize int
+
+	// Timeout bounds each request from its start to the end of its
+	// response body. 0 means 30 s.
+	Timeout time.Duration
+	// MaxInFlight caps the requests outstanding at once in the open loops.
+	// 0 means 10000. A request that cannot start on time because of this
+	// cap (or because the scheduler ran late) is sent late, never dropped,
+	// and counted in Result.Late.
+	MaxInFlight int
+	// ErrorCause, when set, names the cause of a client error (for example
+	// the scenario runner's client-idle-race); "" leaves it uncounted. The
+	// counts land in Result.ErrorCauses.
+	ErrorCause func(err error) string
+}
+
+// Validate reports the first invalid field of c, by name.
+func (c Config) Validate() error {
+	if c.Target == "" {
+		return fmt.Errorf("load: target is required")
+	}
+	u, err := url.Parse(c.Target)
+	if err != nil {
+		return fmt.Errorf("load: target %q: %w", c.Target, err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("load: target %q: must be an absolute http:// URL", c.Target)
+	}
+	p := c.pattern()
+	if _, err := ParsePattern(string(p)); err != nil {
+		return fmt.Errorf("load: pattern: %w", err)
+	}
+	ints := []struct {
+		name string
+		v    int
+	}{
+		{"workers", c.Workers}, {"requests", c.Requests}, {"passes", c.Passes},
+		{"body-size", c.BodySize}, {"max-in-flight", c.MaxInFlight},
+	}
+	for _, f := range ints {
+		if f.v < 0 {
+			return fmt.Errorf("load: %s must be >= 0, got %d", f.name, f.v)
+		}
+	}
+	durs := []struct {
+		name string
+		v    time.Duration
+	}{
+		{"think", c.Think}, {"duration", c.Duration}, {"timeout", c.Timeout},
+		{"gap-from", c.GapFrom}, {"gap-to", c.GapTo}, {"gap-step", c.GapStep},
+	}
+	for _, f := range durs {
+		if f.v < 0 {
+			return fmt.Errorf("load: %s must be >= 0, got %v", f.name, f.v)
+		}
+	}
+	switch p {
+	case PatternConstant, PatternPoisson:
+		if !(c.Rate > 0) {
+			return fmt.Errorf("load: rate must be > 0 for pattern %s, got %v", p, c.Rate)
+		}
+		if math.IsInf(c.Rate, 1) {
+			return fmt.Errorf("load: rate must be finite, got %v", c.Rate)
+		}
+	default:
+		if math.IsNaN(c.Rate) || c.Rate < 0 {
+			return fmt.Errorf("load: rate must be >= 0, got %v", c.Rate)
+		}
+	}
+	if math.IsNaN(c.PostRatio) || c.PostRatio < 0 || c.PostRatio > 1 {
+		return fmt.Errorf("load: post-ratio must be within 0..1, got %v", c.PostRatio)
+	}
+	switch p {
+	case PatternGapSweep:
+		if c.GapStep <= 0 {
+			return fmt.Errorf("load: gap-step must be > 0 for pattern %s, got %v", p, c.GapStep)
+		}
+		if c.GapFrom > c.GapTo {
+			return fmt.Errorf("load: gap-from (%v) must be <= gap-to (%v)", c.GapFrom, c.GapTo)
+		}
+	}
+	if p != PatternGapSweep && c.Duration == 0 && c.Requests == 0 {
+		return fmt.Errorf("load: duration or requests must be set for pattern %s", p)
+	}
+	return nil
+}
+
+func (c Config) pattern() Pattern {
+	if c.Pattern == "" {
+		return PatternClosed
+	}
+	return c.Pattern
+}
+
+// withDefaults returns c with its zero-valued fields replaced by defaults.
+func (c Config) withDefaults() Config {
+	c.Pattern = c.pattern()
+	if c.Workers == 0 {
+		c.Workers = 1
+	}
+	if c.Seed == 0 {
+		c.Seed = 1
+	}
+	if c.Passes == 0 {
+		c.Passes = 1
+	}
+	if c.BodySize == 0 {
+		c.BodySize = DefaultBodySize
+	}
+	if c.Timeout == 0 {
+		c.Timeout = DefaultTimeout
+	}
+	if c.MaxInFlight == 0 {
+		c.MaxInFlight = DefaultMaxInFlight
+	}
+	return c
+}

@@ -1,0 +1,261 @@
+package load
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// lateAfter is how far behind its scheduled time an open-loop request may
+// start before it counts as late.
+const lateAfter = time.Millisecond
+
+// Run validates cfg, then sends requests through rt paced by cfg.Pattern
+// until its bounds are reached and every request started has finished.
+// It calls rt.RoundTrip directly: no redirect is followed and nothing is
+// retried. m may be nil.
+//
+// An invalid cfg or a nil rt is reported before any traffic is sent. When
+// ctx is done, Run starts no more requests, cancels those in flight (they
+// count as client errors of kind "canceled") and returns the partial Result
+// with a nil error; check ctx.Err() to tell a cut-short run.
+func Run(ctx context.Context, cfg Config, rt http.RoundTripper, m *Metrics) (*Result, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if rt == nil {
+		return nil, errors.New("load: round tripper is nil")
+	}
+	cfg = cfg.withDefaults()
+	r := &runner{cfg: cfg, rt: rt, start: time.Now()}
+	if cfg.PostRatio > 0 {
+		r.body = bytes.Repeat([]byte{'x'}, cfg.BodySize)
+	}
+	r.col = newCollector(r.start, m)
+
+	// startCtx ends when no new request may start; requests themselves run
+	// under ctx, so the time bound never cuts a request short.
+	startCtx, cancel := ctx, context.CancelFunc(func() {})
+	if cfg.Duration > 0 {
+		startCtx, cancel = context.WithDeadline(ctx, r.start.Add(cfg.Duration))
+	}
+	defer cancel()
+
+	switch cfg.Pattern {
+	case PatternClosed:
+		r.closedLoop(ctx, startCtx)
+	case PatternConstant:
+		r.openLoop(ctx, func(i int) time.Duration { return ConstantOffset(cfg.Rate, i) })
+	case PatternPoisson:
+		s := NewPoissonSchedule(cfg.Rate, cfg.Seed)
+		r.openLoop(ctx, func(int) time.Duration { return s.Next() })
+	case PatternGapSweep:
+		r.gapSweep(ctx, startCtx)
+	}
+	return r.col.result(time.Since(r.start)), nil
+}
+
+type runner struct {
+	cfg   Config // with defaults applied
+	rt    http.RoundTripper
+	start time.Time
+	body  []byte // POST body, shared read-only
+	col   *collector
+}
+
+// countReached reports whether request i is beyond the count bound.
+func (r *runner) countReached(i int) bool {
+	return r.cfg.Requests > 0 && i >= r.cfg.Requests
+}
+
+// closedLoop runs cfg.Workers workers, each sending a request, reading the
+// whole response and waiting cfg.Think, until startCtx is done or the count
+// bound is reached.
+func (r *runner) closedLoop(ctx, startCtx context.Context) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range r.cfg.Workers {
+		wg.Go(func() {
+			for startCtx.Err() == nil {
+				i := int(next.Add(1) - 1)
+				if r.countReached(i) {
+					return
+				}
+				r.do(ctx, i)
+				if r.cfg.Think > 0 && !sleep(startCtx, r.cfg.Think) {
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// openLoop starts request i at offset(i) from the start of the run (offsets
+// are requested in order i = 0, 1, ...), each in its own goroutine, with at
+// most cfg.MaxInFlight outstanding. A request that cannot start on time is
+// sent late and counted in Late. It stops at the first offset at or beyond
+// cfg.Duration (when set), at the count bound, or when ctx is done, then
+// waits for the requests in flight.
+func (r *runner) openLoop(ctx context.Context, offset func(i int) time.Duration) {
+	sem := make(chan struct{}, r.cfg.MaxInFlight)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for i := 0; !r.countReached(i); i++ {
+		at := offset(i)
+		if r.cfg.Duration > 0 && at >= r.cfg.Duration {
+			return
+		}
+		if wait := at - time.Since(r.start); wait > 0 {
+			timer.Reset(wait)
+			select {
+			case <-timer.C:
+			case <-ctx.Done():
+				return
+			}
+		}
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		if ctx.Err() != nil {
+			<-sem
+			return
+		}
+		if time.Since(r.start)-at > lateAfter {
+			r.col.late()
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			r.do(ctx, i)
+		})
+	}
+}
+
+// gapSweep sends a priming request, then for each pass and each gap waits
+// that gap after the previous response ended and sends the next request,
+// recording the measured gap before every 502.
+func (r *runner) gapSweep(ctx, startCtx context.Context) {
+	gaps := SweepGaps(r.cfg.GapFrom, r.cfg.GapTo, r.cfg.GapStep)
+	if startCtx.Err() != nil || r.countReached(0) {
+		return
+	}
+	_, end := r.do(ctx, 0)
+	i := 1
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for range r.cfg.Passes {
+		for _, gap := range gaps {
+			if r.countReached(i) {
+				return
+			}
+			if wait := gap - time.Since(end); wait > 0 {
+				timer.Reset(wait)
+				select {
+				case <-timer.C:
+				case <-startCtx.Done():
+					return
+				}
+			}
+			if startCtx.Err() != nil {
+				return
+			}
+			waited := time.Since(end)
+			var code int
+			code, end = r.do(ctx, i)
+			if code == http.StatusBadGateway {
+				r.col.gap502(waited)
+			}
+			i++
+		}
+	}
+}
+
+// do sends request i, reads its response body to the end, records the
+// outcome and returns the status code (0 for a client error) and the time
+// the request ended.
+func (r *runner) do(ctx context.Context, i int) (int, time.Time) {
+	method := http.MethodGet
+	var body io.Reader
+	post := isPost(r.cfg.Seed, i, r.cfg.PostRatio)
+	if post {
+		method = http.MethodPost
+		body = bytes.NewReader(r.body)
+	}
+	rctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
+	defer cancel()
+	begin := time.Now()
+	fail := func(err error) (int, time.Time) {
+		end := time.Now()
+		cause := ""
+		if r.cfg.ErrorCause != nil {
+			cause = r.cfg.ErrorCause(err)
+		}
+		r.col.clientError(r.classify(ctx, rctx, err), cause, method, end, err)
+		return 0, end
+	}
+	req, err := http.NewRequestWithContext(rctx, method, r.cfg.Target, body)
+	if err != nil {
+		return fail(fmt.Errorf("build request: %w", err))
+	}
+	req.Header.Set("User-Agent", "gwsim-load")
+	if post {
+		req.Header.Set("Content-Type", "application/octet-stream")
+	}
+	resp, err := r.rt.RoundTrip(req)
+	if err != nil {
+		if resp != nil && resp.Body != nil {
+			resp.Body.Close()
+		}
+		return fail(err)
+	}
+	if resp == nil {
+		return fail(errors.New("round tripper returned neither response nor error"))
+	}
+	header := time.Now()
+	if resp.Body != nil {
+		_, err = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return fail(fmt.Errorf("read %d response body: %w", resp.StatusCode, err))
+		}
+	}
+	end := time.Now()
+	r.col.status(resp.StatusCode, end.Sub(begin), header)
+	return resp.StatusCode, end
+}
+
+// classify returns the kind of a request error: "canceled" when the whole
+// run was cancelled, "timeout" when the request's own deadline expired
+// (whatever error text the round tripper chose), else ErrorKind(err).
+func (r *runner) classify(runCtx, reqCtx context.Context, err error) string {
+	if runCtx.Err() != nil {
+		return KindCanceled
+	}
+	kind := ErrorKind(err)
+	if (kind == KindOther || kind == KindCanceled) && errors.Is(reqCtx.Err(), context.DeadlineExceeded) {
+		return KindTimeout
+	}
+	return kind
+}
+
+// sleep waits d or until ctx is done; it reports whether it waited d fully.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

@@ -1,0 +1,285 @@
+// Package report renders scenario results: the text table `gwsim run`
+// prints, with a line under each scenario saying why, and the JSON document
+// of the CLI contract.
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/gwsim/gwsim/proxy"
+	"github.com/gwsim/gwsim/scenarios"
+)
+
+// Table writes one row per scenario and, under each, why it came out so.
+func Table(w io.Writer, results []*scenarios.Result) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SCENARIO\tGATEWAY\tBACKEND KEEP-ALIVE\tREQUESTS\t502\t504\tCLIENT ERR\tMAIN CAUSE\tVERDICT")
+	for _, r := range results {
+		cause := r.MainCause()
+		if cause == "" {
+			cause = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\n", r.Scenario.Name, r.Profile.Name,
+			keepAlive(r), r.Requests, r.Status[502], r.Status[504], sum(r.ClientErrors), cause, verdict(r))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	for _, r := range results {
+		fmt.Fprintf(w, "%s (time scale %g, link %s one way):\n", r.Scenario.Name, r.TimeScale, r.LinkLatency)
+		for _, line := range Why(r) {
+			fmt.Fprintf(w, "  %s\n", line)
+		}
+	}
+	return nil
+}
+
+func verdict(r *scenarios.Result) string {
+	switch {
+	case r.Err != nil:
+		return "ERROR"
+	case r.Pass:
+		return "pass"
+	}
+	return "FAIL"
+}
+
+func sum(m map[string]int64) int64 {
+	var n int64
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+// unscale turns a scaled duration back into the scenario's real-world value.
+func unscale(d time.Duration, scale float64) time.Duration {
+	return time.Duration(float64(d) / scale)
+}
+
+func keepAlive(r *scenarios.Result) string {
+	b := r.Backend
+	switch {
+	case b.IdleForever:
+		return "no limit"
+	case b.KeepAliveTimeout == 0:
+		return "off"
+	}
+	return human(unscale(b.KeepAliveTimeout, r.TimeScale))
+}
+
+func gatewayIdle(r *scenarios.Result) string {
+	if r.Profile.BackendIdleTimeout == 0 {
+		return "no limit"
+	}
+	return human(unscale(r.Profile.BackendIdleTimeout, r.TimeScale))
+}
+
+// human prints a duration with at most 5 significant digits.
+func human(d time.Duration) string {
+	switch {
+	case d >= time.Second:
+		return strconv.FormatFloat(d.Seconds(), 'g', 5, 64) + " s"
+	case d >= time.Millisecond:
+		return strconv.FormatFloat(float64(d)/1e6, 'g', 5, 64) + " ms"
+	}
+	return strconv.FormatFloat(float64(d)/1e3, 'f', 0, 64) + " µs"
+}
+
+// Why explains a result in a few lines of plain words.
+func Why(r *scenarios.Result) []string {
+	var out []string
+	if r.Err != nil {
+		return []string{"could not run: " + r.Err.Error()}
+	}
+	if r.Scenario.Why != "" {
+		out = append(out, "why: "+r.Scenario.Why)
+	}
+	ka, gi := keepAlive(r), gatewayIdle(r)
+	races := r.Causes[proxy.CauseKeepaliveRace]
+	switch {
+	case races > 0 || len(r.Gateway.Races()) > 0:
+		out = append(out, raceLine(r))
+	case r.Backend.KeepAliveTimeout == 0 && !r.Backend.IdleForever:
+		out = append(out, "backend keep-alive off: every response says Connection: close, no connection is reused, no race")
+	case r.Profile.BackendIdleTimeout > 0 && (r.Backend.IdleForever || r.Backend.KeepAliveTimeout > r.Profile.BackendIdleTimeout):
+		out = append(out, fmt.Sprintf("backend keep-alive %s > gateway idle %s: the gateway always closes idle connections first, no race", ka, gi))
+	case r.Profile.BackendIdleTimeout == 0:
+		out = append(out, fmt.Sprintf("gateway idle %s, backend keep-alive %s: no request came after an idle gap that long, so the backend never closed a pooled connection", gi, ka))
+	}
+	if n := r.Causes[scenarios.CauseClientIdleRace]; n > 0 {
+		out = append(out, fmt.Sprintf("%d client request(s) went out on a connection the gateway was closing at its %s client keep-alive: the client saw %s; the gateway logged nothing",
+			n, human(unscale(r.Profile.ClientKeepAlive, r.TimeScale)), kinds(r.ClientErrors)))
+	}
+	if n := r.Causes[proxy.CauseBackendTimeout]; n > 0 {
+		out = append(out, fmt.Sprintf("%d request(s) timed out after %s (request time-out %s) and were answered %s; cause backend-timeout, not the keep-alive race",
+			n, human(r.Profile.RequestTimeout), human(unscale(r.Profile.RequestTimeout, r.TimeScale)), codes(r.Status, 500)))
+	}
+	if r.Retries > 0 {
+		out = append(out, fmt.Sprintf("the gateway retried %d request(s); statuses by method: %s", r.Retries, byMethod(r.StatusByMethod)))
+	}
+	for _, f := range r.Failures {
+		out = append(out, "expectation failed: "+f)
+	}
+	return out
+}
+
+func raceLine(r *scenarios.Result) string {
+	races := r.Gateway.Races()
+	var lo, hi time.Duration
+	for i, s := range races {
+		if i == 0 || s.IdleFor < lo {
+			lo = s.IdleFor
+		}
+		if s.IdleFor > hi {
+			hi = s.IdleFor
+		}
+	}
+	idle := human(lo)
+	if hi-lo >= 10*time.Microsecond {
+		idle = human(lo) + " to " + human(hi)
+	}
+	first := "none reached the client"
+	if r.First502 >= 0 {
+		first = "first 502 after " + human(r.First502)
+	}
+	return fmt.Sprintf("%d × keepalive-race: an idle connection reused as the backend closed it; idle %s when reused (real-world %s) vs backend keep-alive %s, gateway idle %s; %s",
+		len(races), idle, human(unscale(lo, r.TimeScale)), keepAlive(r), gatewayIdle(r), first)
+}
+
+func kinds(m map[string]int64) string {
+	var parts []string
+	for k, v := range m {
+		parts = append(parts, fmt.Sprintf("%s %d", k, v))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ", ")
+}
+
+func codes(m map[int]int64, from int) string {
+	var parts []string
+	for c, v := range m {
+		if c >= from {
+			parts = append(parts, fmt.Sprintf("%d ×%d", c, v))
+		}
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ", ")
+}
+
+func byMethod(m map[string]map[int]int64) string {
+	var parts []string
+	for meth, st := range m {
+		parts = append(parts, meth+" "+codes(st, 0))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, "; ")
+}
+
+// Document is the JSON of `gwsim run --json`.
+type Document struct {
+	Scenarios []ScenarioJSON `json:"scenarios"`
+	Pass      bool           `json:"pass"`
+}
+
+// ScenarioJSON is one scenario in the document. The first keys are the CLI
+// contract (ARCHITECTURE.md); the rest add detail.
+type ScenarioJSON struct {
+	Name                    string                      `json:"name"`
+	Pass                    bool                        `json:"pass"`
+	Requests                int64                       `json:"requests"`
+	Status                  map[string]int64            `json:"status"`
+	Causes                  map[string]int64            `json:"causes"`
+	ClientErrors            map[string]int64            `json:"client_errors"`
+	WallSeconds             float64                     `json:"wall_seconds"`
+	Error                   string                      `json:"error,omitempty"`
+	Failures                []string                    `json:"failures,omitempty"`
+	Gateway                 string                      `json:"gateway"`
+	TimeScale               float64                     `json:"time_scale"`
+	BackendKeepaliveSeconds *float64                    `json:"backend_keepalive_seconds"` // real-world; null = no limit; 0 = off
+	GatewayIdleSeconds      *float64                    `json:"gateway_idle_seconds"`      // real-world; null = no limit
+	LinkLatencySeconds      float64                     `json:"link_latency_seconds"`
+	First502Seconds         *float64                    `json:"first_502_seconds"`
+	Retries                 int64                       `json:"retries"`
+	StatusByMethod          map[string]map[string]int64 `json:"status_by_method"`
+	FailedExchanges         []FailureJSON               `json:"failed_exchanges"`
+}
+
+// FailureJSON is one failed backend exchange (the first 200).
+type FailureJSON struct {
+	Cause           string  `json:"cause"`
+	ConnID          uint64  `json:"conn_id"`
+	Method          string  `json:"method"`
+	IdleSeconds     float64 `json:"idle_seconds"`      // as measured (scaled time)
+	ConnAgeSeconds  float64 `json:"conn_age_seconds"`  // as measured
+	ConnRequests    int     `json:"conn_requests"`     // exchanges on the connection, this one included
+	FailAfterMillis float64 `json:"fail_after_millis"` // from the write to the failure
+	Error           string  `json:"error"`
+	Retried         bool    `json:"retried"`
+}
+
+// JSON writes the document for results.
+func JSON(w io.Writer, results []*scenarios.Result) error {
+	doc := Document{Scenarios: []ScenarioJSON{}, Pass: true}
+	for _, r := range results {
+		doc.Pass = doc.Pass && r.Pass
+		doc.Scenarios = append(doc.Scenarios, scenarioJSON(r))
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(doc)
+}
+
+func scenarioJSON(r *scenarios.Result) ScenarioJSON {
+	s := ScenarioJSON{
+		Name: r.Scenario.Name, Pass: r.Pass, Requests: r.Requests,
+		Status: map[string]int64{}, Causes: map[string]int64{}, ClientErrors: map[string]int64{},
+		WallSeconds: r.Wall.Seconds(), Failures: r.Failures, Gateway: r.Profile.Name, TimeScale: r.TimeScale,
+		LinkLatencySeconds: r.LinkLatency.Seconds(), Retries: r.Retries,
+		StatusByMethod: map[string]map[string]int64{}, FailedExchanges: []FailureJSON{},
+	}
+	if r.Err != nil {
+		s.Error = r.Err.Error()
+	}
+	for k, v := range r.Status {
+		s.Status[strconv.Itoa(k)] = v
+	}
+	for k, v := range r.Causes {
+		s.Causes[k] = v
+	}
+	for k, v := range r.ClientErrors {
+		s.ClientErrors[k] = v
+	}
+	for m, st := range r.StatusByMethod {
+		s.StatusByMethod[m] = map[string]int64{}
+		for k, v := range st {
+			s.StatusByMethod[m][strconv.Itoa(k)] = v
+		}
+	}
+	if !r.Backend.IdleForever {
+		v := unscale(r.Backend.KeepAliveTimeout, r.TimeScale).Seconds()
+		s.BackendKeepaliveSeconds = &v
+	}
+	if r.Profile.BackendIdleTimeout > 0 {
+		v := unscale(r.Profile.BackendIdleTimeout, r.TimeScale).Seconds()
+		s.GatewayIdleSeconds = &v
+	}
+	if r.First502 >= 0 {
+		v := r.First502.Seconds()
+		s.First502Seconds = &v
+	}
+	for _, x := range r.Gateway.Failures {
+		s.FailedExchanges = append(s.FailedExchanges, FailureJSON{Cause: x.Cause, ConnID: x.ConnID, Method: x.Method, IdleSeconds: x.IdleFor.Seconds(),
+			ConnAgeSeconds: x.ConnAge.Seconds(), ConnRequests: x.ConnRequests,
+			FailAfterMillis: float64(x.Elapsed) / 1e6, Error: x.Err, Retried: x.Retried})
+	}
+	return s
+}

@@ -1,0 +1,199 @@
+package scenarios
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/gwsim/gwsim/backend"
+	"github.com/gwsim/gwsim/proxy"
+	"github.com/gwsim/gwsim/scenarios/load"
+)
+
+// Options control a run.
+type Options struct {
+	// TimeScale overrides every scenario's own time_scale when > 0.
+	TimeScale float64
+	// Parallel is how many scenarios run at once; 0 = all.
+	Parallel int
+	// Logger receives the actors' logs; nil = none.
+	Logger *zap.Logger
+}
+
+// Result is the outcome of one scenario.
+type Result struct {
+	Scenario       *Scenario
+	Pass           bool
+	Failures       []string // expectations that did not hold
+	Err            error    // the scenario could not run
+	TimeScale      float64
+	Profile        proxy.Profile  // scaled, with overrides
+	Backend        backend.Config // scaled, with overrides
+	LinkLatency    time.Duration
+	Requests       int64
+	Status         map[int]int64            // as the client saw them
+	StatusByMethod map[string]map[int]int64 // as the gateway sent them
+	Causes         map[string]int64         // gateway failure causes plus client-idle-race
+	ClientErrors   map[string]int64
+	Retries        int64
+	First502       time.Duration // -1 when none
+	Wall           time.Duration
+	Load           *load.Result
+	Gateway        proxy.Stats
+	Backends       []backend.Stats
+}
+
+// MainCause is the most frequent cause ("" when none).
+func (r *Result) MainCause() string {
+	best, n := "", int64(0)
+	for c, v := range r.Causes {
+		if v > n || (v == n && c < best) {
+			best, n = c, v
+		}
+	}
+	return best
+}
+
+// RunAll runs the scenarios, opt.Parallel at a time, and returns their
+// results in the order given.
+func RunAll(ctx context.Context, list []*Scenario, opt Options) []*Result {
+	par := opt.Parallel
+	if par <= 0 || par > len(list) {
+		par = len(list)
+	}
+	sem := make(chan struct{}, max(par, 1))
+	out := make([]*Result, len(list))
+	var wg sync.WaitGroup
+	for i, s := range list {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			out[i] = Run(ctx, s, opt)
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+// Run runs one scenario in-process on loopback: its backend members, the
+// gateway in front of them and the load driver through the gateway. It
+// always returns a Result; Err says when the scenario could not run.
+func Run(ctx context.Context, s *Scenario, opt Options) *Result {
+	start := time.Now()
+	scale := s.Scale()
+	if opt.TimeScale > 0 {
+		scale = opt.TimeScale
+	}
+	r := &Result{Scenario: s, TimeScale: scale, First502: -1, LinkLatency: s.linkLatency(),
+		Status: map[int]int64{}, Causes: map[string]int64{}, ClientErrors: map[string]int64{}}
+	r.Err = run(ctx, s, opt, scale, r)
+	r.Wall = time.Since(start)
+	if r.Err == nil {
+		r.Failures = s.Expect.check(r)
+		r.Pass = len(r.Failures) == 0
+	}
+	return r
+}
+
+func run(ctx context.Context, s *Scenario, opt Options, scale float64, r *Result) error {
+	log := opt.Logger
+	if log == nil {
+		log = zap.NewNop()
+	}
+	log = log.With(zap.String("scenario", s.Name))
+	var err error
+	if r.Profile, err = s.profile(scale); err != nil {
+		return err
+	}
+	if r.Backend, err = s.backendConfig(scale); err != nil {
+		return err
+	}
+	actx, stop := context.WithCancel(ctx)
+	defer stop()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer stop()
+
+	members := max(s.Gateway.Members, 1)
+	var addrs []string
+	var backends []*backend.Server
+	for i := 0; i < members; i++ {
+		srv, err := backend.New(r.Backend, log.Named(fmt.Sprintf("backend%d", i)), nil)
+		if err != nil {
+			return err
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return fmt.Errorf("listen for backend: %w", err)
+		}
+		addrs = append(addrs, ln.Addr().String())
+		backends = append(backends, srv)
+		wg.Go(func() { _ = srv.Serve(actx, ln) })
+	}
+	gw, err := proxy.New(proxy.Config{Profile: r.Profile, Backends: addrs, LinkLatency: r.LinkLatency}, log.Named("gateway"), nil)
+	if err != nil {
+		return err
+	}
+	gln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("listen for gateway: %w", err)
+	}
+	wg.Go(func() { _ = gw.Serve(actx, gln) })
+
+	lcfg, err := s.loadConfig("http://"+gln.Addr().String()+"/", scale)
+	if err != nil {
+		return err
+	}
+	lcfg.ErrorCause = clientCause
+	client := proxy.NewPool(proxy.PoolConfig{IdleTimeout: s.clientIdle(scale), LinkLatency: s.Client.Latency.D()})
+	defer client.Close()
+	lr, err := load.Run(ctx, lcfg, client, nil)
+	if err != nil {
+		return err
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("interrupted: %w", ctx.Err())
+	}
+	stop()
+	wg.Wait()
+
+	r.Load = lr
+	r.Requests = int64(lr.Requests)
+	r.First502 = lr.First502
+	for k, v := range lr.Status {
+		r.Status[k] = int64(v)
+	}
+	for k, v := range lr.ClientErrors {
+		r.ClientErrors[k] = int64(v)
+	}
+	for k, v := range lr.ErrorCauses {
+		r.Causes[k] += int64(v)
+	}
+	r.Gateway = gw.Stats()
+	r.StatusByMethod = r.Gateway.ByMethod
+	r.Retries = r.Gateway.Retries
+	for k, v := range r.Gateway.Causes {
+		r.Causes[k] += v
+	}
+	for _, b := range backends {
+		r.Backends = append(r.Backends, b.Stats())
+	}
+	return nil
+}
+
+// clientCause names the cause of a client-side error: a reused client
+// connection that failed before any response byte met the gateway's
+// client-side keep-alive close (the client's idle timeout is the longer).
+func clientCause(err error) string {
+	var rte *proxy.RoundTripError
+	if errors.As(err, &rte) && rte.Reused && !rte.ResponseStarted && rte.Op != "dial" &&
+		!errors.Is(err, context.DeadlineExceeded) {
+		return CauseClientIdleRace
+	}
+	return ""
+}

@@ -99,6 +99,7 @@ func (c *conn) awaitRequest(ctx context.Context) bool {
 	// Race trap: keep the expired connection; close it the moment a
 	// request arrives, without answering.
 	lateness := time.Since(deadline)
+	c.s.update(func(st *Stats) { st.TrapsArmed++ })
 	if c.s.onTrapArmed != nil {
 		c.s.onTrapArmed()
 	}

@@ -33,6 +33,9 @@ type Stats struct {
 	// TrapCloses counts closes done by the race trap on the arrival of a
 	// request on an expired connection.
 	TrapCloses int64
+	// TrapsArmed counts connections whose keep-alive expired under the race
+	// trap: each will be closed, unanswered, by the next request on it.
+	TrapsArmed int64
 	// MaxRequestCloses counts closes after MaxKeepAliveRequests responses.
 	MaxRequestCloses int64
 	// KeepAliveOffCloses counts closes after a response with keep-alive off.

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"syscall"
+	"time"
 )
 
 // Causes: the fixed set of reasons a request did not get a 2xx from the
@@ -47,9 +48,13 @@ type Failure struct {
 }
 
 // classify maps a failed exchange to the gateway's answer. clientGone is
-// true when the client's own request context ended first. This is the one
-// place failures become statuses.
-func classify(p Profile, err error, clientGone bool) Failure {
+// true when the client's own request context ended first. raceWindow is the
+// longest time from taking a reused connection to its failure that still
+// counts as the keep-alive race: in the race the backend's FIN or RST left
+// before the request arrived, so it is back within one round trip; a backend
+// that held the request and cut the connection later did something else.
+// This is the one place failures become statuses.
+func classify(p Profile, err error, clientGone bool, raceWindow time.Duration) Failure {
 	if clientGone {
 		return Failure{Status: p.ClientClosedStatus, ErrorInfo: ErrorInfoClientClosed, Cause: CauseClientClosed}
 	}
@@ -71,7 +76,7 @@ func classify(p Profile, err error, clientGone bool) Failure {
 		return Failure{Status: http.StatusBadGateway, ErrorInfo: ErrorInfoNoLive, Cause: CauseConnectFailed}
 	case rt.ResponseStarted && !isConnClosed(err):
 		return Failure{Status: http.StatusBadGateway, ErrorInfo: ErrorInfoClosedConnection, Cause: CauseBackendMalformed}
-	case rt.Reused && !rt.ResponseStarted:
+	case rt.Reused && !rt.ResponseStarted && rt.Elapsed <= raceWindow:
 		return Failure{Status: http.StatusBadGateway, ErrorInfo: ErrorInfoClosedConnection, Cause: CauseKeepaliveRace}
 	}
 	return Failure{Status: http.StatusBadGateway, ErrorInfo: ErrorInfoClosedConnection, Cause: CauseBackendResetMidRequest}

@@ -31,6 +31,10 @@ type Config struct {
 	LinkLatency time.Duration
 	// MaxConnsPerMember bounds connections to one member; 0 = unlimited.
 	MaxConnsPerMember int
+	// RaceWindow is the longest time from sending on a reused connection to
+	// its failure that is classified as the keep-alive race; 0 = two link
+	// round trips (4×LinkLatency) + 10 ms of scheduling slack.
+	RaceWindow time.Duration
 	// MaxReplayBody is the largest request body buffered so that a retry or
 	// a second-member attempt can send it again; 0 = 1 MiB. Larger or
 	// chunked bodies are streamed and never replayed.
@@ -65,6 +69,9 @@ func New(cfg Config, logger *zap.Logger, reg prometheus.Registerer) (*Gateway, e
 		if _, _, err := net.SplitHostPort(b); err != nil {
 			return nil, fmt.Errorf("backend member %q: want host:port", b)
 		}
+	}
+	if cfg.RaceWindow <= 0 {
+		cfg.RaceWindow = 4*cfg.LinkLatency + 10*time.Millisecond
 	}
 	if cfg.MaxReplayBody == 0 {
 		cfg.MaxReplayBody = 1 << 20
@@ -166,13 +173,13 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, replayable, err := g.replayableBody(r)
 	if err != nil {
 		x.received = int64(len(body))
-		x.failure = classify(g.cfg.Profile, err, true)
+		x.failure = classify(g.cfg.Profile, err, true, g.cfg.RaceWindow)
 		x.status = x.failure.Status
 		return
 	}
 	n := len(g.cfg.Backends)
 	if n == 0 {
-		g.fail(w, x, classify(g.cfg.Profile, errNoLiveBackend, false))
+		g.fail(w, x, classify(g.cfg.Profile, errNoLiveBackend, false, g.cfg.RaceWindow))
 		return
 	}
 	idx := int(g.next.Add(1) - 1)
@@ -192,7 +199,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		cancel()
 		clientGone := r.Context().Err() != nil
-		f := classify(g.cfg.Profile, err, clientGone)
+		f := classify(g.cfg.Profile, err, clientGone, g.cfg.RaceWindow)
 		var rte *RoundTripError
 		if errors.As(err, &rte) {
 			x.conn, x.rtErr = rte.Conn, rte
@@ -285,7 +292,7 @@ func (g *Gateway) relay(w http.ResponseWriter, r *http.Request, resp *http.Respo
 			m, werr := w.Write(buf[:n])
 			x.sent += int64(m)
 			if werr != nil {
-				x.failure = classify(g.cfg.Profile, werr, true)
+				x.failure = classify(g.cfg.Profile, werr, true, g.cfg.RaceWindow)
 				panic(http.ErrAbortHandler)
 			}
 			if flush {
@@ -297,9 +304,9 @@ func (g *Gateway) relay(w http.ResponseWriter, r *http.Request, resp *http.Respo
 		}
 		if rerr != nil {
 			if r.Context().Err() != nil {
-				x.failure = classify(g.cfg.Profile, rerr, true)
+				x.failure = classify(g.cfg.Profile, rerr, true, g.cfg.RaceWindow)
 			} else {
-				x.failure = classify(g.cfg.Profile, rerr, false)
+				x.failure = classify(g.cfg.Profile, rerr, false, g.cfg.RaceWindow)
 				if x.failure.Cause == CauseKeepaliveRace || x.failure.Cause == CauseBackendMalformed {
 					x.failure.Cause = CauseBackendResetMidRequest
 				}

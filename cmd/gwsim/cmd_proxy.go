@@ -34,6 +34,7 @@ latency excepted). A flag overrides the profile's value.`,
 	order := fs.String("pool-order", "", "idle connection reuse order: lifo or fifo (profile: lifo)")
 	maxConns := fs.Int("max-conns-per-member", 0, "most connections to one member, 0 = unlimited")
 	linkLatency := fs.Duration("link-latency", 0, "one-way latency injected on gateway-backend connections, both ways (not scaled)")
+	raceWindow := fs.Duration("race-window", 0, "a reused connection failing within this of the send is classified keepalive-race (0 = 4×link latency + 10ms; not scaled)")
 	scale := fs.Float64("time-scale", 1, "multiply every profile duration by this")
 	metricsListen := fs.String("metrics-listen", "", "serve /metrics and /healthz on this address (empty = off)")
 	var lf logFlags
@@ -89,7 +90,7 @@ latency excepted). A flag overrides the profile's value.`,
 		return usage(err.Error())
 	}
 	reg := newRegistry()
-	gw, err := proxy.New(proxy.Config{Profile: p.Scaled(*scale), Backends: members, LinkLatency: *linkLatency, MaxConnsPerMember: *maxConns}, log, reg)
+	gw, err := proxy.New(proxy.Config{Profile: p.Scaled(*scale), Backends: members, LinkLatency: *linkLatency, MaxConnsPerMember: *maxConns, RaceWindow: *raceWindow}, log, reg)
 	if err != nil {
 		return usage(err.Error())
 	}

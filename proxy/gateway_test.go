@@ -1,0 +1,351 @@
+package proxy_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/gwsim/gwsim/backend"
+	"github.com/gwsim/gwsim/proxy"
+)
+
+// listen returns a loopback listener.
+func loopbackListener(t *testing.T) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ln
+}
+
+// startBackend runs a gwsim backend until the test ends.
+func runBackend(t *testing.T, cfg backend.Config) (*backend.Server, string) {
+	t.Helper()
+	srv, err := backend.New(cfg, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := loopbackListener(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = srv.Serve(ctx, ln) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return srv, ln.Addr().String()
+}
+
+// startGateway runs a gateway until the test ends.
+func runGateway(t *testing.T, cfg proxy.Config, log *zap.Logger, reg prometheus.Registerer) (*proxy.Gateway, string) {
+	t.Helper()
+	gw, err := proxy.New(cfg, log, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := loopbackListener(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = gw.Serve(ctx, ln) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return gw, "http://" + ln.Addr().String() + "/"
+}
+
+func profile(t *testing.T, name string) proxy.Profile {
+	t.Helper()
+	p, err := proxy.LookupProfile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// send does one request through client and returns the status and body.
+func send(t *testing.T, client http.RoundTripper, method, url string, body []byte) (int, []byte) {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := client.RoundTrip(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("read body: %v", err)
+	}
+	return resp.StatusCode, b
+}
+
+// waitFor polls cond (a state change another goroutine makes) for up to 10 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestRaceTrap: against a race-trap backend every reused request meets the
+// race, deterministically. With no retry each is a 502
+// ERRORINFO_UPSTREAM_CLOSED_CONNECTION with cause keepalive-race; with the
+// idempotent policy a GET is sent again on a new connection and succeeds,
+// and a POST still gets its 502.
+func TestRaceTrap(t *testing.T) {
+	for _, style := range []backend.CloseStyle{backend.CloseFIN, backend.CloseRST, backend.CloseLinger} {
+		for _, retry := range []proxy.RetryPolicy{proxy.RetryNone, proxy.RetryIdempotent} {
+			t.Run(string(style)+"/"+string(retry), func(t *testing.T) {
+				be, addr := runBackend(t, backend.Config{KeepAliveTimeout: 50 * time.Millisecond, Close: style, RaceTrap: true})
+				p := profile(t, "appgw-v2")
+				p.Retry = retry
+				core, logs := observer.New(zap.InfoLevel)
+				gw, url := runGateway(t, proxy.Config{Profile: p, Backends: []string{addr}}, zap.New(core), nil)
+				client := proxy.NewPool(proxy.PoolConfig{})
+				defer client.Close()
+
+				const rounds = 4
+				for i := 0; i < rounds; i++ {
+					method, body := http.MethodGet, []byte(nil)
+					if i%2 == 1 {
+						method, body = http.MethodPost, []byte("payload")
+					}
+					// A fresh backend connection serves the first request...
+					if code, _ := send(t, client, http.MethodGet, url, nil); code != 200 {
+						t.Fatalf("round %d: first request on a new connection: %d", i, code)
+					}
+					// ...its keep-alive expires under the trap...
+					waitFor(t, "the trap to arm", func() bool { return allArmed(be) })
+					// ...and the gateway reuses it.
+					code, _ := send(t, client, method, url, body)
+					want := 502
+					if retry == proxy.RetryIdempotent && method == http.MethodGet {
+						want = 200
+					}
+					if code != want {
+						t.Fatalf("round %d: reused %s got %d, want %d", i, method, code, want)
+					}
+				}
+				st := gw.Stats()
+				races := st.Races()
+				if len(races) != rounds {
+					t.Fatalf("%d races recorded, want %d: %+v", len(races), rounds, st.Failures)
+				}
+				for _, r := range races {
+					if r.ConnRequests < 2 || r.IdleFor < 50*time.Millisecond {
+						t.Errorf("race %+v: want a reused connection idle >= 50ms", r)
+					}
+				}
+				want502 := int64(rounds)
+				if retry == proxy.RetryIdempotent {
+					want502 = rounds / 2
+					if st.Retries != rounds/2 {
+						t.Errorf("retries %d, want %d", st.Retries, rounds/2)
+					}
+				} else if st.Retries != 0 {
+					t.Errorf("retries %d with policy none", st.Retries)
+				}
+				if st.Responses[502] != want502 || st.Causes[proxy.CauseKeepaliveRace] != want502 {
+					t.Fatalf("responses %v causes %v: want %d × 502 keepalive-race", st.Responses, st.Causes, want502)
+				}
+				// A lingering close counts when its drain ends.
+				waitFor(t, "the backend's trap closes", func() bool { return be.Stats().TrapCloses == rounds })
+				var logged int
+				for _, e := range logs.FilterMessage("access").All() {
+					f := e.ContextMap()
+					if f["httpStatus"] == int64(502) {
+						logged++
+						if f["error_info"] != proxy.ErrorInfoClosedConnection || f["cause"] != proxy.CauseKeepaliveRace || f["serverStatus"] != "-" {
+							t.Errorf("access log of a race: %v", f)
+						}
+					}
+				}
+				if int64(logged) != want502 {
+					t.Errorf("%d access-log lines with 502, want %d", logged, want502)
+				}
+			})
+		}
+	}
+}
+
+// allArmed reports whether every open connection of the backend has expired
+// under the race trap.
+func allArmed(be *backend.Server) bool {
+	st := be.Stats()
+	open := st.Connections - st.IdleCloses - st.MaxRequestCloses - st.KeepAliveOffCloses - st.FaultCloses
+	return open > 0 && st.TrapsArmed-st.TrapCloses == open
+}
+
+// echoBackend answers with the request's body and headers it saw.
+func echoBackend(t *testing.T, h http.HandlerFunc) string {
+	t.Helper()
+	ln := loopbackListener(t)
+	srv := &http.Server{Handler: h}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return ln.Addr().String()
+}
+
+func TestGatewayStreamsBodiesAndStripsHopHeaders(t *testing.T) {
+	addr := echoBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		for _, h := range []string{"Connection", "Keep-Alive", "X-Hop", "Te", "Upgrade"} {
+			if v := r.Header.Get(h); v != "" {
+				http.Error(w, "hop-by-hop header forwarded: "+h, 400)
+				return
+			}
+		}
+		if r.Header.Get("X-Forwarded-For") == "" {
+			http.Error(w, "no X-Forwarded-For", 400)
+			return
+		}
+		w.Header().Set("X-End-To-End", "kept")
+		_, _ = io.Copy(w, r.Body)
+	})
+	_, url := runGateway(t, proxy.Config{Profile: profile(t, "appgw-v2"), Backends: []string{addr}}, nil, nil)
+	body := bytes.Repeat([]byte("0123456789abcdef"), 64<<10) // 1 MiB
+	req, _ := http.NewRequest("POST", url, bytes.NewReader(body))
+	req.Header.Set("Connection", "X-Hop, keep-alive")
+	req.Header.Set("X-Hop", "1")
+	req.Header.Set("Te", "trailers")
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	got, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("status %d err %v body %.100s", resp.StatusCode, err, got)
+	}
+	if !bytes.Equal(got, body) {
+		t.Fatalf("echoed %d bytes, want the %d sent", len(got), len(body))
+	}
+	if resp.Header.Get("X-End-To-End") != "kept" {
+		t.Fatalf("response headers %v: end-to-end headers must stay", resp.Header)
+	}
+}
+
+// TestGatewayTimeouts: a hung backend times out; V1 answers 502 at once, V2
+// tries the other member and then answers 504.
+func TestGatewayTimeouts(t *testing.T) {
+	hang := backend.Config{KeepAliveTimeout: time.Minute, Faults: []backend.Fault{{Kind: backend.FaultHang, Duration: time.Hour}}}
+	for _, tc := range []struct {
+		profile  string
+		status   int
+		attempts int64
+	}{{"appgw-v1", 502, 1}, {"appgw-v2", 504, 2}} {
+		t.Run(tc.profile, func(t *testing.T) {
+			b1, a1 := runBackend(t, hang)
+			b2, a2 := runBackend(t, hang)
+			p := profile(t, tc.profile)
+			p.RequestTimeout = 50 * time.Millisecond
+			gw, url := runGateway(t, proxy.Config{Profile: p, Backends: []string{a1, a2}}, nil, nil)
+			client := proxy.NewPool(proxy.PoolConfig{})
+			defer client.Close()
+			if code, _ := send(t, client, "GET", url, nil); code != tc.status {
+				t.Fatalf("status %d, want %d", code, tc.status)
+			}
+			st := gw.Stats()
+			if st.Causes[proxy.CauseBackendTimeout] != 1 {
+				t.Fatalf("causes %v, want one backend-timeout", st.Causes)
+			}
+			if got := b1.Stats().Connections + b2.Stats().Connections; got != tc.attempts {
+				t.Fatalf("%d backend connections, want %d attempts", got, tc.attempts)
+			}
+		})
+	}
+}
+
+func TestGatewayConnectFailures(t *testing.T) {
+	ln := loopbackListener(t)
+	dead := ln.Addr().String()
+	ln.Close() // nothing listens here now: connection refused
+	reg := prometheus.NewRegistry()
+	gw, url := runGateway(t, proxy.Config{Profile: profile(t, "appgw-v2"), Backends: []string{dead}}, nil, reg)
+	client := proxy.NewPool(proxy.PoolConfig{})
+	defer client.Close()
+	if code, body := send(t, client, "GET", url, nil); code != 502 || !strings.Contains(string(body), proxy.ErrorInfoNoLive) {
+		t.Fatalf("refused backend: %d %q", code, body)
+	}
+	if c := gw.Stats().Causes; c[proxy.CauseConnectRefused] != 1 {
+		t.Fatalf("causes %v, want connect-refused", c)
+	}
+	want := `
+# HELP gwsim_proxy_responses_total Responses the gateway sent (or logged, for client-closed), by status code and cause (none when the backend answered).
+# TYPE gwsim_proxy_responses_total counter
+gwsim_proxy_responses_total{cause="connect-refused",code="502",profile="appgw-v2"} 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "gwsim_proxy_responses_total"); err != nil {
+		t.Fatal(err)
+	}
+
+	_, url = runGateway(t, proxy.Config{Profile: profile(t, "appgw-v2")}, nil, nil)
+	if code, _ := send(t, client, "GET", url, nil); code != 502 {
+		t.Fatalf("no members: %d, want 502", code)
+	}
+}
+
+// TestGatewayClientClosed: a client that gives up before the backend answers
+// is logged 499 by V2 with cause client-closed.
+func TestGatewayClientClosed(t *testing.T) {
+	_, addr := runBackend(t, backend.Config{KeepAliveTimeout: time.Minute, Delay: 5 * time.Second})
+	core, logs := observer.New(zap.InfoLevel)
+	gw, url := runGateway(t, proxy.Config{Profile: profile(t, "appgw-v2"), Backends: []string{addr}}, zap.New(core), nil)
+	client := proxy.NewPool(proxy.PoolConfig{})
+	defer client.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
+	if _, err := client.RoundTrip(req); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("client error %v, want its own deadline", err)
+	}
+	waitFor(t, "the access log line", func() bool { return logs.FilterMessage("access").Len() == 1 })
+	f := logs.FilterMessage("access").All()[0].ContextMap()
+	if f["httpStatus"] != int64(499) || f["error_info"] != proxy.ErrorInfoClientClosed || f["cause"] != proxy.CauseClientClosed {
+		t.Fatalf("access log %v", f)
+	}
+	if c := gw.Stats().Causes; c[proxy.CauseClientClosed] != 1 {
+		t.Fatalf("causes %v", c)
+	}
+}
+
+func TestNewRejectsBadConfig(t *testing.T) {
+	p := profile(t, "appgw-v2")
+	for name, cfg := range map[string]proxy.Config{
+		"bad member":        {Profile: p, Backends: []string{"no-port"}},
+		"negative latency":  {Profile: p, LinkLatency: -time.Millisecond},
+		"zero profile":      {},
+		"negative max conn": {Profile: p, MaxConnsPerMember: -1},
+	} {
+		if _, err := proxy.New(cfg, nil, nil); err == nil {
+			t.Errorf("%s: New accepted %+v", name, cfg)
+		}
+	}
+	for _, s := range []string{"", "always", "LIFO "} {
+		if _, err := proxy.ParseRetryPolicy(s); err == nil {
+			t.Errorf("ParseRetryPolicy(%q) accepted", s)
+		}
+	}
+	if _, err := proxy.LookupProfile("appgw-v3"); err == nil || !strings.Contains(err.Error(), "appgw-v1 or appgw-v2") {
+		t.Errorf("LookupProfile(appgw-v3): %v", err)
+	}
+
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 	"time"
 
@@ -132,13 +133,39 @@ func Parse(file string, data []byte) (*Scenario, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, fmt.Errorf("%s: empty scenario file", file)
 		}
-		return nil, fmt.Errorf("%s: %s", file, strings.TrimPrefix(err.Error(), "yaml: "))
+		return nil, fmt.Errorf("%s: %s", file, yamlError(err))
 	}
 	s.file = file
 	if err := s.validate(); err != nil {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
 	return &s, nil
+}
+
+var (
+	fieldNotFound = regexp.MustCompile(`field (\S+) not found in type scenarios\.(\w+)`)
+	intoGoType    = regexp.MustCompile(` into (\S+)`)
+)
+
+// sections names the schema's Go types as the YAML sections they decode.
+var sections = map[string]string{"Scenario": "the top level", "Gateway": "gateway", "Backend": "backend",
+	"Fault": "backend.faults", "Link": "link", "Client": "client", "Load": "load", "Expect": "expect"}
+
+// yamlError makes a decoder error one line in the schema's own words.
+func yamlError(err error) string {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return strings.TrimPrefix(err.Error(), "yaml: ")
+	}
+	msgs := make([]string, len(te.Errors))
+	for i, m := range te.Errors {
+		m = fieldNotFound.ReplaceAllStringFunc(m, func(x string) string {
+			g := fieldNotFound.FindStringSubmatch(x)
+			return fmt.Sprintf("unknown field %q in %s", g[1], sections[g[2]])
+		})
+		msgs[i] = intoGoType.ReplaceAllString(m, " as $1")
+	}
+	return strings.Join(msgs, "; ")
 }
 
 // Scale returns the scenario's time scale (1 when unset).
@@ -169,7 +196,10 @@ func (s *Scenario) validate() error {
 		return errors.New("link.latency and client.latency must be >= 0")
 	}
 	if _, err := s.loadConfig("http://127.0.0.1:1/", 1); err != nil {
-		return fmt.Errorf("load: %w", err)
+		if !strings.HasPrefix(err.Error(), "load: ") {
+			err = fmt.Errorf("load: %w", err)
+		}
+		return err
 	}
 	return s.Expect.validate()
 }

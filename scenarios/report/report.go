@@ -9,6 +9,7 @@ import (
 	"io"
 	"sort"
 	"strconv"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -78,7 +79,7 @@ func keepAlive(r *scenarios.Result) string {
 
 func gatewayIdle(r *scenarios.Result) string {
 	if r.Profile.BackendIdleTimeout == 0 {
-		return "no limit"
+		return "none"
 	}
 	return human(unscale(r.Profile.BackendIdleTimeout, r.TimeScale))
 }
@@ -108,20 +109,28 @@ func Why(r *scenarios.Result) []string {
 	switch {
 	case races > 0 || len(r.Gateway.Races()) > 0:
 		out = append(out, raceLine(r))
+	case len(r.Causes) > 0:
+		// the failures below say what happened
 	case r.Backend.KeepAliveTimeout == 0 && !r.Backend.IdleForever:
 		out = append(out, "backend keep-alive off: every response says Connection: close, no connection is reused, no race")
 	case r.Profile.BackendIdleTimeout > 0 && (r.Backend.IdleForever || r.Backend.KeepAliveTimeout > r.Profile.BackendIdleTimeout):
 		out = append(out, fmt.Sprintf("backend keep-alive %s > gateway idle %s: the gateway always closes idle connections first, no race", ka, gi))
 	case r.Profile.BackendIdleTimeout == 0:
-		out = append(out, fmt.Sprintf("gateway idle %s, backend keep-alive %s: no request came after an idle gap that long, so the backend never closed a pooled connection", gi, ka))
+		out = append(out, fmt.Sprintf("gateway idle limit %s, backend keep-alive %s: no request came after an idle gap that long, so the backend never closed a pooled connection", gi, ka))
 	}
 	if n := r.Causes[scenarios.CauseClientIdleRace]; n > 0 {
 		out = append(out, fmt.Sprintf("%d client request(s) went out on a connection the gateway was closing at its %s client keep-alive: the client saw %s; the gateway logged nothing",
 			n, human(unscale(r.Profile.ClientKeepAlive, r.TimeScale)), kinds(r.ClientErrors)))
 	}
 	if n := r.Causes[proxy.CauseBackendTimeout]; n > 0 {
-		out = append(out, fmt.Sprintf("%d request(s) timed out after %s (request time-out %s) and were answered %s; cause backend-timeout, not the keep-alive race",
-			n, human(r.Profile.RequestTimeout), human(unscale(r.Profile.RequestTimeout, r.TimeScale)), codes(r.Status, 500)))
+		out = append(out, fmt.Sprintf("%d request(s) got no answer within the %s request time-out (%s at time scale %g): cause backend-timeout",
+			n, human(unscale(r.Profile.RequestTimeout, r.TimeScale)), human(r.Profile.RequestTimeout), r.TimeScale))
+	}
+	if n := r.Causes[proxy.CauseBackendResetMidRequest]; n > 0 {
+		out = append(out, fmt.Sprintf("%d request(s) had their connection cut by the backend while it held them: cause backend-reset-mid-request", n))
+	}
+	if r.Causes[proxy.CauseKeepaliveRace] == 0 && (r.Causes[proxy.CauseBackendTimeout] > 0 || r.Causes[proxy.CauseBackendResetMidRequest] > 0) {
+		out = append(out, fmt.Sprintf("none of it is the keep-alive race; the client got %s", codes(r.Status, 500)))
 	}
 	if r.Retries > 0 {
 		out = append(out, fmt.Sprintf("the gateway retried %d request(s); statuses by method: %s", r.Retries, byMethod(r.StatusByMethod)))
@@ -134,25 +143,29 @@ func Why(r *scenarios.Result) []string {
 
 func raceLine(r *scenarios.Result) string {
 	races := r.Gateway.Races()
-	var lo, hi time.Duration
-	for i, s := range races {
-		if i == 0 || s.IdleFor < lo {
-			lo = s.IdleFor
-		}
-		if s.IdleFor > hi {
-			hi = s.IdleFor
+	idle := make([]time.Duration, 0, len(races))
+	retried := 0
+	for _, s := range races {
+		idle = append(idle, s.IdleFor)
+		if s.Retried {
+			retried++
 		}
 	}
-	idle := human(lo)
-	if hi-lo >= 10*time.Microsecond {
-		idle = human(lo) + " to " + human(hi)
-	}
+	slices.Sort(idle)
 	first := "none reached the client"
 	if r.First502 >= 0 {
 		first = "first 502 after " + human(r.First502)
 	}
-	return fmt.Sprintf("%d × keepalive-race: an idle connection reused as the backend closed it; idle %s when reused (real-world %s) vs backend keep-alive %s, gateway idle %s; %s",
-		len(races), idle, human(unscale(lo, r.TimeScale)), keepAlive(r), gatewayIdle(r), first)
+	hidden := ""
+	if retried > 0 {
+		hidden = fmt.Sprintf(" (%d resent by the retry policy)", retried)
+	}
+	ka := "its keep-alive"
+	if k := r.Backend.KeepAliveTimeout; k > 0 && !r.Backend.IdleForever {
+		ka = fmt.Sprintf("its %s keep-alive (%s at time scale %g)", human(k), keepAlive(r), r.TimeScale)
+	}
+	return fmt.Sprintf("%d × keepalive-race%s: the gateway sent a request on a pooled connection idle %s (median; %s to %s) (gateway's clock) just as the backend closed it at %s; gateway idle limit %s; %s",
+		len(races), hidden, human(idle[len(idle)/2]), human(idle[0]), human(idle[len(idle)-1]), ka, gatewayIdle(r), first)
 }
 
 func kinds(m map[string]int64) string {

@@ -9,6 +9,8 @@ import (
 	"sort"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/gwsim/gwsim/proxy"
 	"github.com/gwsim/gwsim/scenarios/load"
 )
@@ -46,6 +48,7 @@ requests stepped across a range around a timeout: the race's shape).`,
 	maxConns := fs.Int("max-conns", 0, "most client connections (0 = unlimited)")
 	linkLatency := fs.Duration("link-latency", 0, "one-way latency injected on client connections")
 	jsonOut := fs.Bool("json", false, "print the result as JSON")
+	metricsListen := fs.String("metrics-listen", "", "serve /metrics and /healthz on this address while the load runs (empty = off)")
 	if code, done := c.parse(args, stdout, stderr); done {
 		return code
 	}
@@ -69,9 +72,18 @@ requests stepped across a range around a timeout: the race's shape).`,
 	if err := cfg.Validate(); err != nil {
 		return usage(err.Error())
 	}
+	var m *load.Metrics
+	if *metricsListen != "" {
+		reg := newRegistry()
+		m = load.NewMetrics(reg)
+		if err := serveMetrics(ctx, *metricsListen, reg, zap.NewNop()); err != nil {
+			fmt.Fprintf(stderr, "gwsim load: %v\n", err)
+			return exitRuntime
+		}
+	}
 	pool := proxy.NewPool(proxy.PoolConfig{IdleTimeout: *clientIdle, MaxConnsPerHost: *maxConns, LinkLatency: *linkLatency})
 	defer pool.Close()
-	res, err := load.Run(ctx, cfg, pool, nil)
+	res, err := load.Run(ctx, cfg, pool, m)
 	if err != nil {
 		fmt.Fprintf(stderr, "gwsim load: %v\n", err)
 		return exitRuntime

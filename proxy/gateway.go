@@ -285,7 +285,9 @@ func (g *Gateway) relay(w http.ResponseWriter, r *http.Request, resp *http.Respo
 	w.WriteHeader(resp.StatusCode)
 	flush := resp.ContentLength < 0
 	rc := http.NewResponseController(w)
-	buf := make([]byte, 32<<10)
+	bp := relayBuffers.Get().(*[]byte)
+	defer relayBuffers.Put(bp)
+	buf := *bp
 	for {
 		n, rerr := resp.Body.Read(buf)
 		if n > 0 {
@@ -315,6 +317,9 @@ func (g *Gateway) relay(w http.ResponseWriter, r *http.Request, resp *http.Respo
 		}
 	}
 }
+
+// relayBuffers recycles the 32 KiB copy buffers of relay.
+var relayBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
 // fail answers the client with the failure's status.
 func (g *Gateway) fail(w http.ResponseWriter, x *exchangeLog, f Failure) {

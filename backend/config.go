@@ -2,6 +2,7 @@ package backend
 
 import (
 	"fmt"
+	"github.com/gwsim/gwsim/scenarios/event"
 	"strings"
 	"time"
 )
@@ -103,6 +104,9 @@ type Config struct {
 	// ReadHeaderTimeout bounds reading a request's headers once its first
 	// byte arrived, and each wait for more bytes of its body. 0 = 10 s.
 	ReadHeaderTimeout time.Duration
+	// Events receives connection events (accept, request, response, idle
+	// close with its style and deadline, race trap); nil = none.
+	Events event.Sink
 }
 
 // Defaults applied by New for zero fields.

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gwsim/gwsim/scenarios/event"
+
 	"go.uber.org/zap"
 )
 
@@ -26,13 +28,18 @@ type conn struct {
 	br       *bufio.Reader
 	bw       *bufio.Writer
 	remote   string
+	local    string
 	accepted time.Time
 	// lastWrite is when the last response write returned; zero before the
 	// first response.
 	lastWrite time.Time
-	served    int    // responses written
-	hdr       []byte // scratch buffer for response headers
-	scratch   []byte // scratch buffer for discarding request bodies
+	served    int // responses written
+	// closedAt is when the FIN or RST left (the CloseWrite of a lingering
+	// close); deadline is the keep-alive deadline of an idle close.
+	closedAt time.Time
+	deadline time.Time
+	hdr      []byte // scratch buffer for response headers
+	scratch  []byte // scratch buffer for discarding request bodies
 }
 
 // serveConn serves nc until it is closed; it always closes nc.
@@ -42,12 +49,14 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
 		id:       s.nextID.Add(1),
 		nc:       nc,
 		remote:   nc.RemoteAddr().String(),
+		local:    nc.LocalAddr().String(),
 		accepted: time.Now(),
 	}
 	c.lr = &limitedReader{r: nc}
 	c.br = bufio.NewReader(c.lr)
 	c.bw = bufio.NewWriter(nc)
 	s.update(func(st *Stats) { st.Connections++ })
+	c.emit(event.Event{Kind: event.ConnOpened}, time.Time{})
 	s.m.connections.Inc()
 	s.m.open.Inc()
 	defer s.m.open.Dec()
@@ -91,6 +100,7 @@ func (c *conn) awaitRequest(ctx context.Context) bool {
 		return false
 	}
 	if !c.s.cfg.RaceTrap || !c.s.cfg.keepAlive() { // keep-alive off: a first-request timeout, no trap
+		c.deadline = deadline
 		at := c.closeStyled(c.s.cfg.Close)
 		c.recordIdleClose(at.Sub(deadline), string(c.s.cfg.Close), reasonIdle)
 		return false
@@ -100,6 +110,8 @@ func (c *conn) awaitRequest(ctx context.Context) bool {
 	// request arrives, without answering.
 	lateness := time.Since(deadline)
 	c.s.update(func(st *Stats) { st.TrapsArmed++ })
+	c.deadline = deadline
+	c.emit(event.Event{Kind: event.TrapArmed, Deadline: deadline, Idle: c.idleFor()}, time.Time{})
 	if c.s.onTrapArmed != nil {
 		c.s.onTrapArmed()
 	}
@@ -125,6 +137,7 @@ func (c *conn) awaitRequest(ctx context.Context) bool {
 func (c *conn) handleRequest(ctx context.Context) bool {
 	cfg := &c.s.cfg
 	arrival := time.Now()
+	c.emit(event.Event{Kind: event.RequestReceived, Idle: arrival.Sub(c.idleSince()), Requests: c.served + 1}, arrival)
 	if c.s.onRequest != nil {
 		c.s.onRequest()
 	}
@@ -292,6 +305,7 @@ func (c *conn) recordIdleClose(lateness time.Duration, style, reason string) {
 // closeQuiet closes a connection the peer closed or reset, or on shutdown.
 func (c *conn) closeQuiet(ctx context.Context) {
 	c.nc.Close()
+	c.closedAt = time.Now()
 	reason := reasonPeer
 	if ctx.Err() != nil {
 		reason = reasonShutdown
@@ -300,14 +314,44 @@ func (c *conn) closeQuiet(ctx context.Context) {
 	c.s.m.closes.WithLabelValues(reason).Inc()
 }
 
-func (c *conn) idleFor() time.Duration {
+func (c *conn) idleFor() time.Duration { return time.Since(c.idleSince()) }
+
+// idleSince is when the connection last went idle: the end of the last
+// response write, or the accept.
+func (c *conn) idleSince() time.Time {
 	if c.lastWrite.IsZero() {
-		return time.Since(c.accepted)
+		return c.accepted
 	}
-	return time.Since(c.lastWrite)
+	return c.lastWrite
+}
+
+// emit sends e about this connection, stamped at (now when zero).
+func (c *conn) emit(e event.Event, at time.Time) {
+	sink := c.s.cfg.Events
+	if sink == nil {
+		return
+	}
+	e.Actor, e.Conn, e.Local, e.Remote = event.Backend, c.id, c.local, c.remote
+	if at.IsZero() {
+		sink.Emit(e)
+		return
+	}
+	sink(event.At(e, at))
 }
 
 func (c *conn) logClose(reason, style string) {
+	if c.s.cfg.Events != nil {
+		initiator := "backend"
+		if reason == reasonPeer {
+			initiator = "peer"
+		}
+		at := c.closedAt
+		if at.IsZero() {
+			at = time.Now()
+		}
+		c.emit(event.Event{Kind: event.Closed, Initiator: initiator, Reason: reason, Style: style,
+			Deadline: c.deadline, Idle: at.Sub(c.idleSince()), Requests: c.served}, at)
+	}
 	if ce := c.s.log.Check(zap.DebugLevel, "backend close"); ce != nil {
 		ce.Write(zap.Uint64("conn_id", c.id), zap.String("remote", c.remote),
 			zap.Duration("idle_for", c.idleFor()), zap.String("reason", reason),

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/gwsim/gwsim/scenarios/event"
 )
 
 // badRequestLinger bounds the drain after a 400/408, so the error response
@@ -102,6 +104,7 @@ func (c *conn) writeResponse(req *http.Request, status int, last bool) error {
 		return err
 	}
 	c.served++
+	c.emit(event.Event{Kind: event.ResponseWritten, Status: status, Requests: c.served}, c.lastWrite)
 	s.m.response(status)
 	s.update(func(st *Stats) { st.Responses[status]++ })
 	return nil
@@ -118,14 +121,15 @@ func (c *conn) closeStyled(style CloseStyle) time.Time {
 		}
 	case CloseLinger:
 		if cw, ok := c.nc.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
-			at := time.Now()
+			c.closedAt = time.Now()
 			c.drain(c.s.cfg.LingerTimeout)
 			c.nc.Close()
-			return at
+			return c.closedAt
 		}
 	}
 	c.nc.Close()
-	return time.Now()
+	c.closedAt = time.Now()
+	return c.closedAt
 }
 
 // closeAfterError half-closes, drains for at most badRequestLinger and

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gwsim/gwsim/scenarios/event"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 )
@@ -137,6 +139,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	stopListener := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stopListener()
 
+	s.cfg.Events.Emit(event.Event{Actor: event.Backend, Kind: event.Config, Addr: ln.Addr().String(),
+		KeepAlive: s.keepAliveForEvents(), CloseStyle: string(s.cfg.Close), RaceTrap: s.cfg.RaceTrap})
 	if ce := s.log.Check(zap.InfoLevel, "backend serving"); ce != nil {
 		ce.Write(zap.String("addr", ln.Addr().String()),
 			zap.Duration("keepalive_timeout", s.cfg.KeepAliveTimeout),
@@ -192,6 +196,15 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	mu.Unlock()
 	wg.Wait()
 	return err
+}
+
+// keepAliveForEvents is the keep-alive as config events state it: -1 for no
+// limit, 0 for off.
+func (s *Server) keepAliveForEvents() time.Duration {
+	if s.cfg.IdleForever {
+		return -1
+	}
+	return s.cfg.KeepAliveTimeout
 }
 
 // sleepCtx waits for d; it reports false if ctx was done first.

@@ -16,6 +16,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
+
+	"github.com/gwsim/gwsim/scenarios/event"
 )
 
 // Config configures a Gateway. Durations are used as given: the caller
@@ -32,9 +34,16 @@ type Config struct {
 	// MaxConnsPerMember bounds connections to one member; 0 = unlimited.
 	MaxConnsPerMember int
 	// RaceWindow is the longest time from sending on a reused connection to
-	// its failure that is classified as the keep-alive race; 0 = two link
-	// round trips (4×LinkLatency) + 10 ms of scheduling slack.
+	// its failure that is classified as the keep-alive race when the
+	// backend's own events are not there to say; 0 = two link round trips
+	// (4×LinkLatency) + 50 ms of scheduling slack (races against a real
+	// Apache on a loaded 2-core machine failed up to 16 ms after the send).
 	RaceWindow time.Duration
+	// Events receives the gateway's events (both sides); nil = none.
+	Events event.Sink
+	// TimeScale is stated in the gateway's config event (the caller has
+	// already scaled Profile); 0 = 1.
+	TimeScale float64
 	// MaxReplayBody is the largest request body buffered so that a retry or
 	// a second-member attempt can send it again; 0 = 1 MiB. Larger or
 	// chunked bodies are streamed and never replayed.
@@ -71,7 +80,7 @@ func New(cfg Config, logger *zap.Logger, reg prometheus.Registerer) (*Gateway, e
 		}
 	}
 	if cfg.RaceWindow <= 0 {
-		cfg.RaceWindow = 4*cfg.LinkLatency + 10*time.Millisecond
+		cfg.RaceWindow = 4*cfg.LinkLatency + 50*time.Millisecond
 	}
 	if cfg.MaxReplayBody == 0 {
 		cfg.MaxReplayBody = 1 << 20
@@ -87,6 +96,9 @@ func New(cfg Config, logger *zap.Logger, reg prometheus.Registerer) (*Gateway, e
 		MaxConnsPerHost: cfg.MaxConnsPerMember,
 		Order:           cfg.Profile.PoolOrder,
 		LinkLatency:     cfg.LinkLatency,
+		Events:          cfg.Events,
+		Actor:           event.Gateway,
+		Side:            event.SideUpstream,
 		Hooks: PoolHooks{
 			Opened: func(ci ConnInfo) { hooks.Opened(ci); g.stats.opened.Add(1) },
 			Reused: func(ci ConnInfo, d time.Duration) { hooks.Reused(ci, d); g.stats.reused.Add(1) },
@@ -111,6 +123,16 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	if g.cfg.Profile.ClientKeepAlive <= 0 {
 		srv.SetKeepAlivesEnabled(false)
+	}
+	if g.cfg.Events != nil {
+		scale := g.cfg.TimeScale
+		if scale == 0 {
+			scale = 1
+		}
+		p := g.cfg.Profile
+		g.cfg.Events.Emit(event.Event{Actor: event.Gateway, Kind: event.Config, Profile: p.Name, Addr: ln.Addr().String(),
+			KeepAlive: p.ClientKeepAlive, IdleTimeout: p.BackendIdleTimeout, TimeScale: scale})
+		srv.ConnState = g.downstreamEvents()
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -345,6 +367,14 @@ func (g *Gateway) finish(r *http.Request, x *exchangeLog) {
 	g.m.response(x.status, x.failure.Cause)
 	g.m.duration.Observe(taken.Seconds())
 	g.stats.record(x, r.Method)
+	if g.cfg.Events != nil {
+		e := event.Event{Actor: event.Gateway, Kind: event.Answered, Side: event.SideDownstream, Conn: x.conn.ID,
+			Local: x.conn.Local, Remote: x.member, Peer: r.RemoteAddr, Method: r.Method, Status: x.status, Cause: x.failure.Cause}
+		if x.rtErr != nil {
+			e.ErrKind, e.Err = event.ErrKind(x.rtErr), x.rtErr.Err.Error()
+		}
+		g.cfg.Events.Emit(e)
+	}
 	if ce := g.log.Check(zap.InfoLevel, "access"); ce != nil {
 		clientIP, clientPort, _ := net.SplitHostPort(r.RemoteAddr)
 		serverStatus := "-"

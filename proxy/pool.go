@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gwsim/gwsim/scenarios/event"
 )
 
 // PoolOrder is the order in which idle connections are reused.
@@ -89,6 +91,12 @@ type PoolConfig struct {
 	Hooks PoolHooks
 	// DialContext replaces the TCP dialer (tests dial net.Pipe); nil = TCP.
 	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Events receives connection and exchange events; nil = none.
+	Events event.Sink
+	// Actor and Side label the events: the gateway's upstream pool, or
+	// the load driver (event.Client, the default).
+	Actor event.Actor
+	Side  string
 }
 
 // Pool is an HTTP/1.1 connection pool and http.RoundTripper that never
@@ -121,7 +129,25 @@ func NewPool(cfg PoolConfig) *Pool {
 	if cfg.DialTimeout <= 0 {
 		cfg.DialTimeout = 10 * time.Second
 	}
+	if cfg.Actor == "" {
+		cfg.Actor = event.Client
+	}
 	return &Pool{cfg: cfg, dialer: net.Dialer{Timeout: cfg.DialTimeout}, hosts: map[string]*hostConns{}}
+}
+
+// emit sends e, labelled with the pool's actor and side, to its sink.
+func (p *Pool) emit(e event.Event) {
+	if p.cfg.Events == nil {
+		return
+	}
+	e.Actor, e.Side = p.cfg.Actor, p.cfg.Side
+	p.cfg.Events.Emit(e)
+}
+
+// exchangeEvent is an event about the exchange on pc.
+func (pc *persistConn) exchangeEvent(kind event.Kind, req *http.Request, ex exchange) event.Event {
+	return event.Event{Kind: kind, Conn: ex.conn.ID, Local: ex.conn.Local, Remote: ex.conn.Addr,
+		Method: req.Method, Reused: ex.reused, Idle: ex.idleFor, Requests: ex.conn.Requests}
 }
 
 // RoundTripError is the error of a failed exchange: where it failed, and the
@@ -194,6 +220,11 @@ func (p *Pool) roundTrip(req *http.Request, fresh bool) (*http.Response, exchang
 		if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
 			err = fmt.Errorf("%w (%w)", cerr, err)
 		}
+		if p.cfg.Events != nil {
+			e := pc.exchangeEvent(event.ExchangeFailed, req, ex)
+			e.ErrKind, e.Err = event.ErrKind(err), err.Error()
+			p.emit(e)
+		}
 		return &RoundTripError{Op: op, Addr: addr, Conn: pc.info, Reused: reused, IdleFor: idleFor,
 			RequestWritten: written, ResponseStarted: started, Elapsed: time.Since(taken), Err: err}
 	}
@@ -207,12 +238,20 @@ func (p *Pool) roundTrip(req *http.Request, fresh bool) (*http.Response, exchang
 		r := <-rc // the reader ends on the closed connection
 		return nil, ex, fail("write", r.started, false, err)
 	}
+	if p.cfg.Events != nil {
+		p.emit(pc.exchangeEvent(event.RequestWritten, req, ex))
+	}
 	r := <-rc
 	if r.err != nil {
 		stop()
 		return nil, ex, fail("read", r.started, true, r.err)
 	}
 	resp := r.resp
+	if p.cfg.Events != nil {
+		e := pc.exchangeEvent(event.ResponseReceived, req, ex)
+		e.Status = resp.StatusCode
+		p.emit(e)
+	}
 	reusable := !resp.Close && !req.Close && resp.StatusCode != http.StatusSwitchingProtocols
 	if resp.Body == http.NoBody || resp.Body == nil {
 		// A cancellation that already fired has expired the deadline: not reusable.
@@ -298,6 +337,7 @@ func (p *Pool) dial(ctx context.Context, addr string) (*persistConn, error) {
 	if hk := p.cfg.Hooks.Opened; hk != nil {
 		hk(pc.info)
 	}
+	p.emit(event.Event{Kind: event.ConnOpened, Conn: pc.info.ID, Local: pc.info.Local, Remote: addr})
 	go pc.readLoop()
 	return pc, nil
 }
@@ -489,6 +529,8 @@ func (pc *persistConn) closeDead(info ConnInfo, by Initiator, reason string) {
 	if hk := pc.pool.cfg.Hooks.Closed; hk != nil {
 		hk(info, by, reason)
 	}
+	pc.pool.emit(event.Event{Kind: event.Closed, Conn: info.ID, Local: info.Local, Remote: info.Addr,
+		Initiator: string(by), Reason: reason, Requests: info.Requests})
 }
 
 // finish ends an exchange: back to the pool when reusable, else closed.

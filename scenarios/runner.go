@@ -2,7 +2,6 @@ package scenarios
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"sync"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/gwsim/gwsim/backend"
 	"github.com/gwsim/gwsim/proxy"
+	"github.com/gwsim/gwsim/scenarios/event"
 	"github.com/gwsim/gwsim/scenarios/load"
 )
 
@@ -23,6 +23,9 @@ type Options struct {
 	Parallel int
 	// Logger receives the actors' logs; nil = none.
 	Logger *zap.Logger
+	// Events, when set, also receives every event of every scenario
+	// (labelled with its name), e.g. a journal.
+	Events event.Sink
 }
 
 // Result is the outcome of one scenario.
@@ -46,6 +49,8 @@ type Result struct {
 	Load           *load.Result
 	Gateway        proxy.Stats
 	Backends       []backend.Stats
+	// Analysis joins the actors' events: every failure explained.
+	Analysis *Analysis
 }
 
 // MainCause is the most frequent cause ("" when none).
@@ -101,6 +106,7 @@ func Run(ctx context.Context, s *Scenario, opt Options) *Result {
 }
 
 func run(ctx context.Context, s *Scenario, opt Options, scale float64, r *Result) error {
+	start := time.Now()
 	log := opt.Logger
 	if log == nil {
 		log = zap.NewNop()
@@ -113,6 +119,16 @@ func run(ctx context.Context, s *Scenario, opt Options, scale float64, r *Result
 	if r.Backend, err = s.backendConfig(scale); err != nil {
 		return err
 	}
+	var rec event.Recorder
+	record := rec.Sink()
+	sink := event.Sink(func(e event.Event) {
+		e.Scenario = s.Name
+		record(e)
+		if opt.Events != nil {
+			opt.Events(e)
+		}
+	})
+	r.Backend.Events = sink
 	actx, stop := context.WithCancel(ctx)
 	defer stop()
 	var wg sync.WaitGroup
@@ -135,7 +151,8 @@ func run(ctx context.Context, s *Scenario, opt Options, scale float64, r *Result
 		backends = append(backends, srv)
 		wg.Go(func() { _ = srv.Serve(actx, ln) })
 	}
-	gw, err := proxy.New(proxy.Config{Profile: r.Profile, Backends: addrs, LinkLatency: r.LinkLatency}, log.Named("gateway"), nil)
+	gw, err := proxy.New(proxy.Config{Profile: r.Profile, Backends: addrs, LinkLatency: r.LinkLatency,
+		Events: sink, TimeScale: scale}, log.Named("gateway"), nil)
 	if err != nil {
 		return err
 	}
@@ -149,8 +166,7 @@ func run(ctx context.Context, s *Scenario, opt Options, scale float64, r *Result
 	if err != nil {
 		return err
 	}
-	lcfg.ErrorCause = clientCause
-	client := proxy.NewPool(proxy.PoolConfig{IdleTimeout: s.clientIdle(scale), LinkLatency: s.Client.Latency.D()})
+	client := proxy.NewPool(proxy.PoolConfig{IdleTimeout: s.clientIdle(scale), LinkLatency: s.Client.Latency.D(), Events: sink})
 	defer client.Close()
 	lr, err := load.Run(ctx, lcfg, client, nil)
 	if err != nil {
@@ -171,29 +187,14 @@ func run(ctx context.Context, s *Scenario, opt Options, scale float64, r *Result
 	for k, v := range lr.ClientErrors {
 		r.ClientErrors[k] = int64(v)
 	}
-	for k, v := range lr.ErrorCauses {
-		r.Causes[k] += int64(v)
-	}
 	r.Gateway = gw.Stats()
 	r.StatusByMethod = r.Gateway.ByMethod
 	r.Retries = r.Gateway.Retries
-	for k, v := range r.Gateway.Causes {
-		r.Causes[k] += v
-	}
+	r.Analysis = Analyze(rec.Events())
+	r.Analysis.Start = start
+	r.Causes = r.Analysis.Causes
 	for _, b := range backends {
 		r.Backends = append(r.Backends, b.Stats())
 	}
 	return nil
-}
-
-// clientCause names the cause of a client-side error: a reused client
-// connection that failed before any response byte met the gateway's
-// client-side keep-alive close (the client's idle timeout is the longer).
-func clientCause(err error) string {
-	var rte *proxy.RoundTripError
-	if errors.As(err, &rte) && rte.Reused && !rte.ResponseStarted && rte.Op != "dial" &&
-		!errors.Is(err, context.DeadlineExceeded) {
-		return CauseClientIdleRace
-	}
-	return ""
 }

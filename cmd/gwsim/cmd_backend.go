@@ -38,6 +38,7 @@ defaults; flags override them. --time-scale multiplies every duration.`,
 	faults := fs.StringArray("fault", nil, "fault window KIND:START:DURATION from start-up, KIND hang or reset (repeatable)")
 	scale := fs.Float64("time-scale", 1, "multiply every duration by this")
 	metricsListen := fs.String("metrics-listen", "", "serve /metrics and /healthz on this address (empty = off)")
+	eventsFile := fs.String("events", "", "write the backend's events to this JSON-lines journal (for gwsim explain)")
 	var lf logFlags
 	lf.add(fs, "info")
 	if code, done := c.parse(args, stdout, stderr); done {
@@ -93,6 +94,15 @@ defaults; flags override them. --time-scale multiplies every duration.`,
 		return usage(err.Error())
 	}
 	reg := newRegistry()
+	if *eventsFile != "" {
+		j, err := openJournal(*eventsFile)
+		if err != nil {
+			fmt.Fprintf(stderr, "gwsim backend: %v\n", err)
+			return exitRuntime
+		}
+		defer j.Close()
+		cfg.Events = j.Sink()
+	}
 	srv, err := backend.New(cfg, log, reg)
 	if err != nil {
 		return usage(err.Error())

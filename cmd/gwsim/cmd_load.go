@@ -49,6 +49,7 @@ requests stepped across a range around a timeout: the race's shape).`,
 	linkLatency := fs.Duration("link-latency", 0, "one-way latency injected on client connections")
 	jsonOut := fs.Bool("json", false, "print the result as JSON")
 	metricsListen := fs.String("metrics-listen", "", "serve /metrics and /healthz on this address while the load runs (empty = off)")
+	eventsFile := fs.String("events", "", "write the client's events to this JSON-lines journal (for gwsim explain)")
 	if code, done := c.parse(args, stdout, stderr); done {
 		return code
 	}
@@ -81,7 +82,17 @@ requests stepped across a range around a timeout: the race's shape).`,
 			return exitRuntime
 		}
 	}
-	pool := proxy.NewPool(proxy.PoolConfig{IdleTimeout: *clientIdle, MaxConnsPerHost: *maxConns, LinkLatency: *linkLatency})
+	pcfg := proxy.PoolConfig{IdleTimeout: *clientIdle, MaxConnsPerHost: *maxConns, LinkLatency: *linkLatency}
+	if *eventsFile != "" {
+		j, err := openJournal(*eventsFile)
+		if err != nil {
+			fmt.Fprintf(stderr, "gwsim load: %v\n", err)
+			return exitRuntime
+		}
+		defer j.Close()
+		pcfg.Events = j.Sink()
+	}
+	pool := proxy.NewPool(pcfg)
 	defer pool.Close()
 	res, err := load.Run(ctx, cfg, pool, m)
 	if err != nil {

@@ -34,9 +34,10 @@ latency excepted). A flag overrides the profile's value.`,
 	order := fs.String("pool-order", "", "idle connection reuse order: lifo or fifo (profile: lifo)")
 	maxConns := fs.Int("max-conns-per-member", 0, "most connections to one member, 0 = unlimited")
 	linkLatency := fs.Duration("link-latency", 0, "one-way latency injected on gateway-backend connections, both ways (not scaled)")
-	raceWindow := fs.Duration("race-window", 0, "a reused connection failing within this of the send is classified keepalive-race (0 = 4×link latency + 10ms; not scaled)")
+	raceWindow := fs.Duration("race-window", 0, "a reused connection failing within this of the send is classified keepalive-race (0 = 4×link latency + 50ms; not scaled)")
 	scale := fs.Float64("time-scale", 1, "multiply every profile duration by this")
 	metricsListen := fs.String("metrics-listen", "", "serve /metrics and /healthz on this address (empty = off)")
+	eventsFile := fs.String("events", "", "write the gateway's events to this JSON-lines journal (for gwsim explain)")
 	var lf logFlags
 	lf.add(fs, "info")
 	if code, done := c.parse(args, stdout, stderr); done {
@@ -90,7 +91,18 @@ latency excepted). A flag overrides the profile's value.`,
 		return usage(err.Error())
 	}
 	reg := newRegistry()
-	gw, err := proxy.New(proxy.Config{Profile: p.Scaled(*scale), Backends: members, LinkLatency: *linkLatency, MaxConnsPerMember: *maxConns, RaceWindow: *raceWindow}, log, reg)
+	cfg := proxy.Config{Profile: p.Scaled(*scale), Backends: members, LinkLatency: *linkLatency,
+		MaxConnsPerMember: *maxConns, RaceWindow: *raceWindow, TimeScale: *scale}
+	if *eventsFile != "" {
+		j, err := openJournal(*eventsFile)
+		if err != nil {
+			fmt.Fprintf(stderr, "gwsim proxy: %v\n", err)
+			return exitRuntime
+		}
+		defer j.Close()
+		cfg.Events = j.Sink()
+	}
+	gw, err := proxy.New(cfg, log, reg)
 	if err != nil {
 		return usage(err.Error())
 	}

@@ -24,6 +24,9 @@ client-side race. Prints a table (or --json) and exits 3 if any expectation fail
 	jsonOut := c.fs.Bool("json", false, "print one JSON document instead of the table")
 	scale := c.fs.Float64("time-scale", 0, "multiply every scenario duration by this (0 = each scenario's own time_scale); link latency is not scaled")
 	parallel := c.fs.Int("parallel", 0, "scenarios run at once (0 = all)")
+	explain := c.fs.Bool("explain", false, "tell the story of the first failures of each scenario and the verdict with its fix")
+	explainMax := c.fs.Int("explain-max", 3, "with --explain: stories per scenario")
+	eventsFile := c.fs.String("events", "", "write every event of every scenario to this JSON-lines journal (read it with gwsim explain)")
 	var lf logFlags
 	lf.add(c.fs, "off")
 	if code, done := c.parse(args, stdout, stderr); done {
@@ -60,12 +63,35 @@ client-side race. Prints a table (or --json) and exits 3 if any expectation fail
 		}
 		list = append(list, s)
 	}
+	opts := scenarios.Options{TimeScale: *scale, Parallel: *parallel, Logger: log}
+	var journal *eventJournal
+	if *eventsFile != "" {
+		if journal, err = openJournal(*eventsFile); err != nil {
+			fmt.Fprintf(stderr, "gwsim run: %v\n", err)
+			return exitRuntime
+		}
+		opts.Events = journal.Sink()
+	}
 	start := time.Now()
-	results := scenarios.RunAll(ctx, list, scenarios.Options{TimeScale: *scale, Parallel: *parallel, Logger: log})
+	results := scenarios.RunAll(ctx, list, opts)
+	if journal != nil {
+		if err := journal.Close(); err != nil {
+			fmt.Fprintf(stderr, "gwsim run: %v\n", err)
+			return exitRuntime
+		}
+	}
 	if *jsonOut {
 		err = report.JSON(stdout, results)
 	} else {
 		err = report.Table(stdout, results)
+		if *explain {
+			fmt.Fprintln(stdout)
+			for _, r := range results {
+				if r.Analysis != nil {
+					report.Explain(stdout, r.Scenario.Name, r.Analysis, *explainMax)
+				}
+			}
+		}
 		fmt.Fprintf(stdout, "\n%d scenario(s) in %.1f s wall\n", len(results), time.Since(start).Seconds())
 	}
 	if err != nil {

@@ -46,6 +46,7 @@ Commands:
   proxy      run the gateway (Application Gateway V1/V2 profiles)
   backend    run the toy backend (keep-alive, close style, race trap, faults)
   load       drive traffic shaped to hit the race and count every 502 and reset
+  explain    explain every failure in event journals (joins gateway and backend by 4-tuple)
   scenarios  list the built-in scenarios
   version    print the version
 
@@ -78,12 +79,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdLoad(ctx, rest, stdout, stderr)
 	case "scenarios":
 		return cmdScenarios(ctx, rest, stdout, stderr)
+	case "explain":
+		return cmdExplain(ctx, rest, stdout, stderr)
 	case "version":
 		return cmdVersion(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, mainUsage)
 		return exitOK
 	}
-	fmt.Fprintf(stderr, "gwsim: unknown command %q (want run, proxy, backend, load, scenarios or version)\n", args[0])
+	fmt.Fprintf(stderr, "gwsim: unknown command %q (want run, proxy, backend, load, explain, scenarios or version)\n", args[0])
 	return exitUsage
 }

@@ -61,6 +61,25 @@ func TestRunSeedSuiteJSON(t *testing.T) {
 		if counted != *s.Requests {
 			t.Errorf("%s: statuses and client errors add up to %d, requests %d", *s.Name, counted, *s.Requests)
 		}
+		// Every non-2xx answer and every client error has exactly one cause.
+		var failures, caused int64
+		for code, n := range s.Status {
+			if !strings.HasPrefix(code, "2") {
+				failures += n
+			}
+		}
+		for _, n := range s.ClientErrors {
+			failures += n
+		}
+		for c, n := range s.Causes {
+			caused += n
+			if c == "" || c == "unknown" {
+				t.Errorf("%s: cause %q", *s.Name, c)
+			}
+		}
+		if caused != failures {
+			t.Errorf("%s: %d failures but %d causes: %v %v %v", *s.Name, failures, caused, s.Status, s.ClientErrors, s.Causes)
+		}
 		byName[*s.Name] = i
 	}
 	for _, name := range []string{"appgw-v2-apache-default", "appgw-v1-apache-default"} {

@@ -224,6 +224,27 @@ type ScenarioJSON struct {
 	Retries                 int64                       `json:"retries"`
 	StatusByMethod          map[string]map[string]int64 `json:"status_by_method"`
 	FailedExchanges         []FailureJSON               `json:"failed_exchanges"`
+	CauseDetail             map[string]int64            `json:"cause_detail"` // cause/subkind, e.g. keepalive-race/linger
+	Explanations            []ExplanationJSON           `json:"explanations"` // the first 10 failures' stories
+	Verdict                 string                      `json:"verdict"`
+}
+
+// ExplanationJSON is one explained failure.
+type ExplanationJSON struct {
+	Cause        string   `json:"cause"`
+	Subkind      string   `json:"subkind,omitempty"`
+	Status       int      `json:"status,omitempty"`
+	ClientError  string   `json:"client_error,omitempty"`
+	Method       string   `json:"method,omitempty"`
+	Retried      bool     `json:"retried,omitempty"`
+	GatewayConn  uint64   `json:"gateway_conn,omitempty"`
+	BackendConn  uint64   `json:"backend_conn,omitempty"`
+	Local        string   `json:"local,omitempty"`
+	Remote       string   `json:"remote,omitempty"`
+	IdleSeconds  float64  `json:"idle_seconds"`
+	ClosedFirst  string   `json:"closed_first,omitempty"`
+	DeltaSeconds *float64 `json:"delta_seconds,omitempty"` // request write minus the backend's close
+	Story        string   `json:"story"`
 }
 
 // FailureJSON is one failed backend exchange (the first 200).
@@ -288,6 +309,28 @@ func scenarioJSON(r *scenarios.Result) ScenarioJSON {
 	if r.First502 >= 0 {
 		v := r.First502.Seconds()
 		s.First502Seconds = &v
+	}
+	s.CauseDetail = map[string]int64{}
+	if a := r.Analysis; a != nil {
+		for k, v := range a.Subkinds {
+			s.CauseDetail[k] = v
+		}
+		s.Verdict = a.Verdict()
+		s.Explanations = []ExplanationJSON{}
+		for i := range a.Explanations {
+			if i == 10 {
+				break
+			}
+			x := &a.Explanations[i]
+			ej := ExplanationJSON{Cause: x.Cause, Subkind: x.Subkind, Status: x.Status, ClientError: x.ClientErr,
+				Method: x.Method, Retried: x.Retried, GatewayConn: x.GatewayConn, BackendConn: x.BackendConn,
+				Local: x.Local, Remote: x.Remote, IdleSeconds: x.Idle.Seconds(), ClosedFirst: x.ClosedFirst, Story: x.Story(a.Start)}
+			if x.HasDelta {
+				d := x.Delta.Seconds()
+				ej.DeltaSeconds = &d
+			}
+			s.Explanations = append(s.Explanations, ej)
+		}
 	}
 	for _, x := range r.Gateway.Failures {
 		s.FailedExchanges = append(s.FailedExchanges, FailureJSON{Cause: x.Cause, ConnID: x.ConnID, Method: x.Method, IdleSeconds: x.IdleFor.Seconds(),

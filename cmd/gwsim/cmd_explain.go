@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+
+	"github.com/gwsim/gwsim/scenarios"
+	"github.com/gwsim/gwsim/scenarios/event"
+	"github.com/gwsim/gwsim/scenarios/report"
+)
+
+// eventJournal is a journal file.
+type eventJournal struct {
+	*event.Journal
+	f *os.File
+}
+
+func openJournal(path string) (*eventJournal, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("events journal: %w", err)
+	}
+	return &eventJournal{Journal: event.NewJournal(f), f: f}, nil
+}
+
+// Close flushes and closes the file.
+func (j *eventJournal) Close() error {
+	err := j.Flush()
+	if cerr := j.f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("events journal %s: %w", j.f.Name(), err)
+	}
+	return nil
+}
+
+func cmdExplain(_ context.Context, args []string, stdout, stderr io.Writer) int {
+	c := newCommand("explain", "[flags] JOURNAL.jsonl ...",
+		`Read event journals and explain every failure in them: which connection, idle
+how long, who closed first and how far apart, and the verdict with its fix.
+Journals come from 'gwsim run --events', or from standalone 'gwsim proxy
+--events' and 'gwsim backend --events' processes on one host: gateway and
+backend events are joined by the TCP 4-tuple.`,
+		`  gwsim run appgw-v2-apache-default --events run.jsonl && gwsim explain run.jsonl
+  gwsim explain gateway.jsonl backend.jsonl
+  gwsim explain --max 10 --timeline race.svg gateway.jsonl backend.jsonl
+`)
+	max := c.fs.Int("max", 5, "stories per scenario")
+	timeline := c.fs.String("timeline", "", "also draw the connections as an SVG timeline to this file")
+	if code, done := c.parse(args, stdout, stderr); done {
+		return code
+	}
+	if c.fs.NArg() == 0 {
+		code, _ := c.usageError(stderr, "give at least one journal file")
+		return code
+	}
+	var all []event.Event
+	for _, path := range c.fs.Args() {
+		f, err := os.Open(path)
+		if err != nil {
+			code, _ := c.usageError(stderr, err.Error())
+			return code
+		}
+		evs, err := event.Read(f)
+		f.Close()
+		if err != nil {
+			code, _ := c.usageError(stderr, fmt.Sprintf("%s: %v", path, err))
+			return code
+		}
+		all = append(all, evs...)
+	}
+	groups := map[string][]event.Event{}
+	for _, e := range all {
+		groups[e.Scenario] = append(groups[e.Scenario], e)
+	}
+	names := make([]string, 0, len(groups))
+	for n := range groups {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var analyses []*scenarios.Analysis
+	for _, n := range names {
+		a := scenarios.Analyze(groups[n])
+		analyses = append(analyses, a)
+		title := n
+		if title == "" {
+			title = "standalone actors"
+		}
+		report.Explain(stdout, title, a, *max)
+	}
+	if *timeline != "" {
+		if err := writeTimeline(*timeline, names, analyses); err != nil {
+			fmt.Fprintf(stderr, "gwsim explain: %v\n", err)
+			return exitRuntime
+		}
+	}
+	return exitOK
+}
+
+// writeTimeline draws the first analysis with failures (else the first).
+func writeTimeline(path string, names []string, analyses []*scenarios.Analysis) error {
+	if len(analyses) == 0 {
+		return fmt.Errorf("timeline: no events")
+	}
+	pick := 0
+	for i, a := range analyses {
+		if len(a.Explanations) > 0 {
+			pick = i
+			break
+		}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("timeline: %w", err)
+	}
+	if err := report.Timeline(f, names[pick], analyses[pick]); err != nil {
+		f.Close()
+		return fmt.Errorf("timeline: %w", err)
+	}
+	return f.Close()
+}

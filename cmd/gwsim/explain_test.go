@@ -1,0 +1,159 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func waitListening(t *testing.T, addr string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never listened: %v", addr, err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestExplainStandaloneJournals runs the backend (race trap) and the gateway
+// as standalone commands, each writing its own journal, drives load through
+// them, and checks that `gwsim explain` on the two journals joins them by
+// 4-tuple and classifies every 502 the client saw as keepalive-race/trap.
+func TestExplainStandaloneJournals(t *testing.T) {
+	dir := t.TempDir()
+	bj, gj := filepath.Join(dir, "backend.jsonl"), filepath.Join(dir, "gateway.jsonl")
+	baddr, gaddr := freeAddr(t), freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	codes := make([]int, 2)
+	errs := make([]bytes.Buffer, 2)
+	start := func(i int, args ...string) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var out bytes.Buffer
+			codes[i] = run(ctx, args, &out, &errs[i])
+		}()
+	}
+	start(0, "backend", "--listen", baddr, "--keepalive-timeout", "30ms", "--close", "rst", "--race-trap", "--events", bj, "--log-level", "off")
+	start(1, "proxy", "--listen", gaddr, "--backends", baddr, "--link-latency", "200us", "--events", gj, "--log-level", "off")
+	stopped := false
+	stop := func() {
+		if !stopped {
+			stopped = true
+			cancel()
+			wg.Wait()
+		}
+	}
+	defer stop()
+	waitListening(t, baddr)
+	waitListening(t, gaddr)
+
+	code, out, errOut := runCLI(t, "load", "--target", "http://"+gaddr+"/", "--pattern", "gap-sweep",
+		"--gap-from", "40ms", "--gap-to", "100ms", "--gap-step", "10ms", "--json")
+	if code != exitOK {
+		t.Fatalf("load: exit %d %s", code, errOut)
+	}
+	var lr struct {
+		Status map[string]int `json:"status"`
+	}
+	if err := json.Unmarshal([]byte(out), &lr); err != nil {
+		t.Fatal(err)
+	}
+	// Every reused connection is trapped: the 502s alternate with fresh ones.
+	if lr.Status["502"] < 3 {
+		t.Fatalf("load statuses %v: want at least 3 × 502 from the trap", lr.Status)
+	}
+	stop()
+	for i, c := range codes {
+		if c != exitOK {
+			t.Fatalf("actor %d exited %d: %s", i, c, errs[i].String())
+		}
+	}
+
+	code, out, errOut = runCLI(t, "explain", "--max", "1", gj, bj)
+	if code != exitOK {
+		t.Fatalf("explain: exit %d %s", code, errOut)
+	}
+	n := strconv.Itoa(lr.Status["502"])
+	want := "causes: keepalive-race " + n + " (keepalive-race/trap " + n + ")"
+	if !strings.Contains(out, want) {
+		t.Fatalf("explain output lacks %q:\n%s", want, out)
+	}
+	if !regexp.MustCompile(`went out on connection \d+ .* expired it under the race trap`).MatchString(out) {
+		t.Fatalf("explain tells no trap story:\n%s", out)
+	}
+	// The gateway's journal alone still sees the races, without the subkind.
+	code, out, _ = runCLI(t, "explain", gj)
+	if code != exitOK || !strings.Contains(out, "causes: keepalive-race "+n+"\n") {
+		t.Fatalf("explain of the gateway journal alone: exit %d\n%s", code, out)
+	}
+}
+
+// TestRunEventsAndExplainAgree writes the journal of an in-process run and
+// checks that explaining it offline gives the run's own causes.
+func TestRunEventsAndExplainAgree(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a scenario")
+	}
+	journal := filepath.Join(t.TempDir(), "run.jsonl")
+	code, out, errOut := runCLI(t, "run", "--json", "--events", journal, "appgw-v1-apache-default")
+	if code != exitOK {
+		t.Fatalf("run: exit %d %s", code, errOut)
+	}
+	var doc struct {
+		Scenarios []struct {
+			Causes map[string]int64 `json:"causes"`
+		} `json:"scenarios"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatal(err)
+	}
+	n := doc.Scenarios[0].Causes["keepalive-race"]
+	if n == 0 {
+		t.Fatalf("no race in the run: %v", doc.Scenarios[0].Causes)
+	}
+	code, out, _ = runCLI(t, "explain", journal)
+	want := "causes: keepalive-race " + strconv.FormatInt(n, 10) + " (keepalive-race/linger " + strconv.FormatInt(n, 10) + ")"
+	if code != exitOK || !strings.Contains(out, want) {
+		t.Fatalf("explain: exit %d, want %q:\n%s", code, want, out)
+	}
+	if fi, err := os.Stat(journal); err != nil || fi.Size() == 0 {
+		t.Fatalf("journal: %v", err)
+	}
+}
+
+func TestExplainBadJournal(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "bad.jsonl")
+	os.WriteFile(bad, []byte("{\"actor\":\"gateway\",\"kind\":\"config\"}\nnot json\n"), 0o644)
+	code, _, errOut := runCLI(t, "explain", bad)
+	if code != exitUsage || !strings.Contains(errOut, "line 2") || strings.Count(errOut, "\n") != 1 {
+		t.Fatalf("exit %d stderr %q", code, errOut)
+	}
+}

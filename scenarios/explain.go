@@ -1,0 +1,491 @@
+package scenarios
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/gwsim/gwsim/proxy"
+	"github.com/gwsim/gwsim/scenarios/event"
+)
+
+// Explanation is the story of one failure: what the client saw, on which
+// connection, and who closed what when.
+type Explanation struct {
+	Cause   string // one of proxy.Causes or CauseClientIdleRace
+	Subkind string // keepalive-race: fin, rst, linger or trap (as the backend closed); "" when unknown
+	// Status is what the gateway answered (0 for a client-side error).
+	Status int
+	// ClientErr is the client's error kind for a client-side failure.
+	ClientErr string
+	Method    string
+	At        time.Time // when the failure was seen
+	// Retried: the gateway's retry policy sent the request again, so the
+	// client never saw this failure.
+	Retried bool
+
+	GatewayConn uint64 // the gateway's connection id (upstream, or downstream for client races)
+	BackendConn uint64 // the backend's connection id; 0 when the backend left no events
+	Local       string // the gateway's (or client's) ip:port on the connection
+	Remote      string // the backend's (or gateway's) ip:port
+	ConnAge     time.Duration
+	Requests    int           // exchanges on the connection, this one included
+	Idle        time.Duration // idle age when reused
+
+	// ClosedFirst is the side that closed the connection first: backend,
+	// gateway or "" when unknown.
+	ClosedFirst string
+	CloseStyle  string    // how it closed: fin, rst, linger, trap
+	CloseAt     time.Time // when the close left (the trap: when it armed)
+	WriteAt     time.Time // when the request was written
+	FailAt      time.Time // when the writer read the EOF or reset
+	// Delta is WriteAt − CloseAt: how long after the close the request went
+	// out (negative: it left just before the close and crossed it).
+	Delta    time.Duration
+	HasDelta bool
+
+	// PeerTimeout is the keep-alive of the side that closed (the backend's
+	// keep-alive, or the gateway's client keep-alive); OwnTimeout is the
+	// reusing side's idle limit (the gateway's backend idle timeout, or the
+	// client's idle timeout). -1 = no limit, 0 = unknown or off.
+	PeerTimeout, OwnTimeout time.Duration
+	Err                     string
+}
+
+// Key is the cause with its subkind, like keepalive-race/linger.
+func (x *Explanation) Key() string {
+	if x.Subkind == "" {
+		return x.Cause
+	}
+	return x.Cause + "/" + x.Subkind
+}
+
+// Analysis is the join of a run's events: every failure explained, the
+// connections as lanes for the timeline, and the settings the actors
+// stated.
+type Analysis struct {
+	Start        time.Time
+	End          time.Time
+	Explanations []Explanation // visible failures first seen first, then hidden (retried) ones
+	Causes       map[string]int64
+	Subkinds     map[string]int64 // cause/subkind → count, visible failures only
+	Lanes        []Lane           // one per upstream connection, in opening order
+	Gateway      event.Event      // the gateway's config event (zero if absent)
+	Backend      event.Event      // the first backend's config event (zero if absent)
+}
+
+// Lane is one gateway→backend connection over time.
+type Lane struct {
+	GatewayConn, BackendConn uint64
+	Local, Remote            string
+	Opened, Closed           time.Time // Closed zero: still open at the end
+	ClosedBy, CloseStyle     string    // backend or gateway; fin, rst, linger, trap
+	CloseReason              string
+	Exchanges                []Span
+	Failures                 []Mark
+}
+
+// Span is one exchange on a lane.
+type Span struct {
+	Start, End time.Time
+	Status     int // 0 when it failed
+	Method     string
+}
+
+// Mark is a failure on a lane.
+type Mark struct {
+	At      time.Time
+	Status  int // what the client got; 0 for hidden (retried) failures
+	Cause   string
+	Retried bool
+}
+
+// connKey names a connection by its 4-tuple, as the connecting side sees
+// it: its own ip:port, then the peer's.
+func connKey(local, remote string) string { return local + ">" + remote }
+
+// connLog is every event of one connection of one actor, in time order.
+type connLog struct {
+	events []event.Event
+}
+
+func (c *connLog) first(kind event.Kind) *event.Event {
+	for i := range c.events {
+		if c.events[i].Kind == kind {
+			return &c.events[i]
+		}
+	}
+	return nil
+}
+
+// last returns the last event of kind at or before t.
+func (c *connLog) last(kind event.Kind, t time.Time) *event.Event {
+	var out *event.Event
+	for i := range c.events {
+		e := &c.events[i]
+		if e.Time.After(t) {
+			break
+		}
+		if e.Kind == kind {
+			out = e
+		}
+	}
+	return out
+}
+
+// Analyze joins events from any mix of actors (one in-process run, or the
+// journals of standalone processes on one host).
+func Analyze(events []event.Event) *Analysis {
+	evs := append([]event.Event(nil), events...)
+	sort.SliceStable(evs, func(i, j int) bool { return evs[i].Time.Before(evs[j].Time) })
+	a := &Analysis{Causes: map[string]int64{}, Subkinds: map[string]int64{}}
+	if len(evs) > 0 {
+		a.Start, a.End = evs[0].Time, evs[len(evs)-1].Time
+	}
+	up := map[string]*connLog{}   // gateway upstream, by gateway local > backend
+	back := map[string]*connLog{} // backend, by gateway local > backend (its remote > local)
+	down := map[string]*connLog{} // gateway downstream, by client > gateway
+	var upOrder []string
+	add := func(m map[string]*connLog, k string, e event.Event) *connLog {
+		c := m[k]
+		if c == nil {
+			c = &connLog{}
+			m[k] = c
+		}
+		c.events = append(c.events, e)
+		return c
+	}
+	var answers, clientFails []event.Event
+	for _, e := range evs {
+		switch {
+		case e.Kind == event.Config && e.Actor == event.Gateway:
+			a.Gateway = e
+		case e.Kind == event.Config && e.Actor == event.Backend:
+			if a.Backend.Kind == "" {
+				a.Backend = e
+			}
+		case e.Actor == event.Gateway && e.Kind == event.Answered:
+			answers = append(answers, e)
+		case e.Actor == event.Gateway && e.Side == event.SideUpstream:
+			k := connKey(e.Local, e.Remote)
+			if _, ok := up[k]; !ok {
+				upOrder = append(upOrder, k)
+			}
+			add(up, k, e)
+		case e.Actor == event.Gateway && e.Side == event.SideDownstream:
+			add(down, connKey(e.Remote, e.Local), e)
+		case e.Actor == event.Backend:
+			add(back, connKey(e.Remote, e.Local), e)
+		case e.Actor == event.Client && e.Kind == event.ExchangeFailed:
+			clientFails = append(clientFails, e)
+		}
+	}
+
+	// Failures the client saw from the gateway, and the ones it retried.
+	for _, ans := range answers {
+		if ans.Cause == "" || ans.Cause == proxy.CauseNone || ans.Status >= 200 && ans.Status < 300 {
+			continue // a 2xx whose body broke shows up as a client error
+		}
+		x := explainUpstream(a, ans.Cause, ans.Status, ans.Method, ans.Time, up[connKey(ans.Local, ans.Remote)], back[connKey(ans.Local, ans.Remote)])
+		a.add(x)
+	}
+	for _, cf := range clientFails {
+		a.add(explainClient(a, cf, down[connKey(cf.Local, cf.Remote)], answers))
+	}
+	for _, k := range upOrder {
+		for _, f := range up[k].events {
+			if f.Kind != event.ExchangeFailed || answeredAfter(answers, f) {
+				continue
+			}
+			cause := proxy.CauseBackendResetMidRequest
+			switch {
+			case f.ErrKind == event.ErrTimeout:
+				cause = proxy.CauseBackendTimeout
+			case f.Reused:
+				cause = proxy.CauseKeepaliveRace
+			}
+			x := explainUpstream(a, cause, 0, f.Method, f.Time, up[k], back[k])
+			x.Retried = true
+			a.Explanations = append(a.Explanations, x)
+		}
+	}
+	sort.SliceStable(a.Explanations, func(i, j int) bool {
+		if a.Explanations[i].Retried != a.Explanations[j].Retried {
+			return !a.Explanations[i].Retried
+		}
+		return a.Explanations[i].At.Before(a.Explanations[j].At)
+	})
+	for _, k := range upOrder {
+		a.Lanes = append(a.Lanes, lane(up[k], back[k], answers))
+	}
+	return a
+}
+
+func (a *Analysis) add(x Explanation) {
+	a.Explanations = append(a.Explanations, x)
+	a.Causes[x.Cause]++
+	if x.Subkind != "" {
+		a.Subkinds[x.Key()]++
+	}
+}
+
+// answeredAfter reports whether a failure on an upstream connection is the
+// one a gateway answer (non-2xx) reported, rather than one it retried.
+func answeredAfter(answers []event.Event, f event.Event) bool {
+	for _, ans := range answers {
+		if connKey(ans.Local, ans.Remote) == connKey(f.Local, f.Remote) && !ans.Time.Before(f.Time) &&
+			ans.Status != 0 && (ans.Status < 200 || ans.Status >= 300) {
+			return true
+		}
+	}
+	return false
+}
+
+// explainUpstream tells the story of a failed gateway→backend exchange,
+// refining the gateway's own cause with what the backend says it did.
+func explainUpstream(a *Analysis, cause string, status int, method string, at time.Time, gw, be *connLog) Explanation {
+	x := Explanation{Cause: cause, Status: status, Method: method, At: at,
+		PeerTimeout: a.Backend.KeepAlive, OwnTimeout: a.Gateway.IdleTimeout}
+	if a.Gateway.Kind != "" && a.Gateway.IdleTimeout == 0 {
+		x.OwnTimeout = -1 // the gateway stated no backend idle limit
+	}
+	if gw == nil {
+		return x
+	}
+	if o := gw.first(event.ConnOpened); o != nil {
+		x.GatewayConn, x.Local, x.Remote = o.Conn, o.Local, o.Remote
+		x.ConnAge = at.Sub(o.Time)
+	}
+	fail := gw.last(event.ExchangeFailed, at)
+	if fail == nil {
+		return x
+	}
+	x.FailAt, x.Err, x.Idle, x.Requests = fail.Time, fail.Err, fail.Idle, fail.Requests
+	x.WriteAt = fail.Time
+	if w := gw.last(event.RequestWritten, fail.Time); w != nil && w.Requests == fail.Requests {
+		x.WriteAt = w.Time
+	}
+	if be == nil {
+		if fail.Reused && cause == proxy.CauseKeepaliveRace {
+			x.ClosedFirst = "backend" // the gateway saw EOF/RST before any response byte
+		}
+		return x
+	}
+	if o := be.first(event.ConnOpened); o != nil {
+		x.BackendConn = o.Conn
+	}
+	cl := be.first(event.Closed)
+	if cl == nil {
+		return x
+	}
+	x.CloseStyle = cl.Style
+	switch cl.Reason {
+	case "idle", "trap":
+		x.ClosedFirst = "backend"
+		x.CloseAt = cl.Time
+		if cl.Reason == "trap" {
+			if armed := be.first(event.TrapArmed); armed != nil {
+				x.CloseAt = armed.Time
+			}
+		}
+		x.Delta, x.HasDelta = x.WriteAt.Sub(x.CloseAt), true
+		if fail.Reused && cause != proxy.CauseClientClosed && cause != proxy.CauseBackendTimeout {
+			x.Cause, x.Subkind = proxy.CauseKeepaliveRace, cl.Style
+		}
+	case "fault":
+		x.ClosedFirst = "backend"
+		x.CloseAt = cl.Time
+		if x.Cause == proxy.CauseKeepaliveRace {
+			// The backend had the request and cut the connection: not the race.
+			x.Cause = proxy.CauseBackendResetMidRequest
+		}
+	case "peer", "shutdown":
+		x.ClosedFirst = "gateway"
+	}
+	return x
+}
+
+// explainClient tells the story of a client-side error.
+func explainClient(a *Analysis, cf event.Event, gw *connLog, answers []event.Event) Explanation {
+	x := Explanation{Cause: CauseClientIdleRace, ClientErr: cf.ErrKind, Method: cf.Method, At: cf.Time,
+		Local: cf.Local, Remote: cf.Remote, Idle: cf.Idle, Requests: cf.Requests, Err: cf.Err, FailAt: cf.Time,
+		PeerTimeout: a.Gateway.KeepAlive}
+	// A gateway answer to this client after the failure means the gateway
+	// broke the response itself (mid-body); take its cause.
+	for _, ans := range answers {
+		if ans.Peer == cf.Local && ans.Cause != "" && ans.Cause != proxy.CauseNone && !ans.Time.After(cf.Time.Add(time.Second)) && !ans.Time.Before(cf.Time.Add(-time.Second)) {
+			x.Cause = ans.Cause
+			return x
+		}
+	}
+	if !cf.Reused || cf.ErrKind == event.ErrTimeout || cf.ErrKind == event.ErrCanceled {
+		x.Cause = proxy.CauseClientClosed
+		if cf.ErrKind == event.ErrTimeout {
+			x.Cause = proxy.CauseBackendTimeout
+		}
+		return x
+	}
+	if gw == nil {
+		return x
+	}
+	if o := gw.first(event.ConnOpened); o != nil {
+		x.GatewayConn = o.Conn
+		x.ConnAge = cf.Time.Sub(o.Time)
+	}
+	if cl := gw.first(event.Closed); cl != nil {
+		x.ClosedFirst, x.CloseStyle, x.CloseAt = cl.Initiator, "fin", cl.Time
+		x.WriteAt = cf.Time
+	}
+	return x
+}
+
+// lane builds a timeline lane from an upstream connection's events.
+func lane(gw, be *connLog, answers []event.Event) Lane {
+	var l Lane
+	var open *Span
+	for _, e := range gw.events {
+		switch e.Kind {
+		case event.ConnOpened:
+			l.GatewayConn, l.Local, l.Remote, l.Opened = e.Conn, e.Local, e.Remote, e.Time
+		case event.RequestWritten:
+			l.Exchanges = append(l.Exchanges, Span{Start: e.Time, Method: e.Method})
+			open = &l.Exchanges[len(l.Exchanges)-1]
+		case event.ResponseReceived:
+			if open != nil {
+				open.End, open.Status = e.Time, e.Status
+				open = nil
+			}
+		case event.ExchangeFailed:
+			if open == nil {
+				l.Exchanges = append(l.Exchanges, Span{Start: e.Time, Method: e.Method})
+				open = &l.Exchanges[len(l.Exchanges)-1]
+			}
+			open.End = e.Time
+			m := Mark{At: e.Time, Cause: proxy.CauseBackendResetMidRequest, Retried: true}
+			if e.Reused {
+				m.Cause = proxy.CauseKeepaliveRace
+			}
+			for _, ans := range answers {
+				if ans.Local == e.Local && ans.Remote == e.Remote && !ans.Time.Before(e.Time) && ans.Status >= 300 {
+					m.Status, m.Cause, m.Retried = ans.Status, ans.Cause, false
+					break
+				}
+			}
+			l.Failures = append(l.Failures, m)
+			open = nil
+		case event.Closed:
+			l.Closed, l.ClosedBy, l.CloseReason = e.Time, e.Initiator, e.Reason
+		}
+	}
+	if be != nil {
+		if o := be.first(event.ConnOpened); o != nil {
+			l.BackendConn = o.Conn
+		}
+		if cl := be.first(event.Closed); cl != nil && cl.Initiator == "backend" {
+			// The backend's close is the one that matters when it came first.
+			if l.Closed.IsZero() || !cl.Time.After(l.Closed) || l.ClosedBy == string(proxy.ByBackend) {
+				l.Closed, l.ClosedBy, l.CloseStyle, l.CloseReason = cl.Time, "backend", cl.Style, cl.Reason
+			}
+		}
+	}
+	return l
+}
+
+// Story tells an explanation in plain words. start is the run's start
+// (times are given relative to it).
+func (x *Explanation) Story(start time.Time) string {
+	var b strings.Builder
+	who := "the client"
+	if x.Status != 0 {
+		who = fmt.Sprintf("the client got %d", x.Status)
+	} else if x.Retried {
+		who = "the gateway sent it again (retry policy, or a second member after a time-out), so the client never saw it"
+	} else if x.ClientErr != "" {
+		who = "the client saw " + x.ClientErr
+	}
+	method := x.Method
+	if method == "" {
+		method = "a request"
+	}
+	switch {
+	case x.Cause == proxy.CauseKeepaliveRace:
+		fmt.Fprintf(&b, "%s at %s went out on connection %d (%s → %s, %s old, request %d on it) after it had been idle %s",
+			method, rel(x.At, start), x.GatewayConn, x.Local, x.Remote, dur(x.ConnAge), x.Requests, dur(x.Idle))
+		if x.HasDelta {
+			what := "closed it"
+			switch x.Subkind {
+			case "fin":
+				what = "closed it (FIN)"
+			case "rst":
+				what = "reset it (RST)"
+			case "linger":
+				what = "closed it (lingering close: FIN, then drain)"
+			case "trap":
+				what = "expired it under the race trap"
+			}
+			ka := ""
+			if x.PeerTimeout > 0 {
+				ka = " (" + dur(x.PeerTimeout) + ")"
+			}
+			when := fmt.Sprintf("%s before the gateway wrote the request", dur(x.Delta))
+			if x.Delta < 0 {
+				when = fmt.Sprintf("%s after the gateway wrote the request, before it arrived", dur(-x.Delta))
+			}
+			fmt.Fprintf(&b, "; the backend's keep-alive%s fired and it %s %s", ka, what, when)
+		} else {
+			b.WriteString("; the backend had closed it")
+		}
+		fmt.Fprintf(&b, "; the gateway read %s %s after writing; %s.", errWord(x.Err), dur(x.FailAt.Sub(x.WriteAt)), who)
+	case x.Cause == CauseClientIdleRace:
+		fmt.Fprintf(&b, "%s at %s went out on client connection %s → %s after it had been idle %s", method, rel(x.At, start), x.Local, x.Remote, dur(x.Idle))
+		if x.ClosedFirst == string(proxy.ByGateway) {
+			fmt.Fprintf(&b, "; the gateway had closed it at its client keep-alive")
+			if x.PeerTimeout > 0 {
+				fmt.Fprintf(&b, " (%s)", dur(x.PeerTimeout))
+			}
+			fmt.Fprintf(&b, " %s earlier", dur(x.FailAt.Sub(x.CloseAt)))
+		}
+		fmt.Fprintf(&b, "; %s.", who)
+	default:
+		fmt.Fprintf(&b, "%s at %s: %s", method, rel(x.At, start), x.Cause)
+		if x.GatewayConn != 0 {
+			fmt.Fprintf(&b, " on connection %d (%s → %s)", x.GatewayConn, x.Local, x.Remote)
+		}
+		if x.Err != "" {
+			fmt.Fprintf(&b, " (%s)", x.Err)
+		}
+		fmt.Fprintf(&b, "; %s.", who)
+	}
+	return b.String()
+}
+
+func errWord(err string) string {
+	switch {
+	case strings.Contains(err, "reset"):
+		return "a reset"
+	case strings.Contains(err, "EOF"):
+		return "EOF"
+	}
+	return "an error"
+}
+
+func rel(t, start time.Time) string {
+	if start.IsZero() {
+		return t.Format("15:04:05.000000")
+	}
+	return dur(t.Sub(start))
+}
+
+// dur prints a duration with units that suit it.
+func dur(d time.Duration) string {
+	switch {
+	case d < 0:
+		return "-" + dur(-d)
+	case d >= time.Second:
+		return fmt.Sprintf("%.4g s", d.Seconds())
+	case d >= time.Millisecond:
+		return fmt.Sprintf("%.4g ms", float64(d)/1e6)
+	}
+	return fmt.Sprintf("%.0f µs", float64(d)/1e3)
+}

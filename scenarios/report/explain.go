@@ -1,0 +1,63 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"sort"
+
+	"github.com/gwsim/gwsim/scenarios"
+)
+
+// Explain writes, for each analysis, the cause counts, the story of the
+// first max failures the client saw (and of races the retry policy hid),
+// and the verdict with its fix.
+func Explain(w io.Writer, name string, a *scenarios.Analysis, max int) {
+	fmt.Fprintf(w, "%s:\n", name)
+	if len(a.Causes) > 0 {
+		keys := make([]string, 0, len(a.Causes))
+		for k := range a.Causes {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		fmt.Fprintf(w, "  causes:")
+		for _, k := range keys {
+			fmt.Fprintf(w, " %s %d", k, a.Causes[k])
+		}
+		if len(a.Subkinds) > 0 {
+			sub := make([]string, 0, len(a.Subkinds))
+			for k := range a.Subkinds {
+				sub = append(sub, k)
+			}
+			sort.Strings(sub)
+			fmt.Fprintf(w, " (")
+			for i, k := range sub {
+				if i > 0 {
+					fmt.Fprint(w, ", ")
+				}
+				fmt.Fprintf(w, "%s %d", k, a.Subkinds[k])
+			}
+			fmt.Fprintf(w, ")")
+		}
+		fmt.Fprintln(w)
+	}
+	shown, hidden := 0, 0
+	for i := range a.Explanations {
+		x := &a.Explanations[i]
+		if x.Retried {
+			hidden++
+			if hidden > 2 {
+				continue
+			}
+		} else {
+			shown++
+			if shown > max {
+				continue
+			}
+		}
+		fmt.Fprintf(w, "  - %s\n", x.Story(a.Start))
+	}
+	if shown > max {
+		fmt.Fprintf(w, "  (%d more)\n", shown-max)
+	}
+	fmt.Fprintf(w, "  verdict: %s\n", a.Verdict())
+}

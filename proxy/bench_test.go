@@ -19,6 +19,7 @@ import (
 
 	"github.com/gwsim/gwsim/backend"
 	"github.com/gwsim/gwsim/proxy"
+	"github.com/gwsim/gwsim/scenarios/event"
 )
 
 // benchParallelism is the b.SetParallelism factor: RunParallel runs
@@ -57,6 +58,8 @@ func BenchmarkGateway(b *testing.B) {
 	}{
 		{"direct", func(_ *testing.B, addr string) (string, func()) { return addr, func() {} }},
 		{"gwsim", startGwsim},
+		{"gwsim-events-journal", startGwsimJournal},
+		{"gwsim-events-recorder", startGwsimRecorder},
 		{"reverseproxy", startReverseProxy},
 	}
 	for _, m := range modes {
@@ -194,12 +197,29 @@ func startBackend(b *testing.B) (string, func()) {
 // startGwsim serves gwsim's gateway (profile appgw-v2, no link latency) in
 // front of backendAddr; Gateway.Serve runs its own http.Server.
 func startGwsim(b *testing.B, backendAddr string) (string, func()) {
+	return startGwsimEvents(b, backendAddr, nil)
+}
+
+// startGwsimJournal is startGwsim with every event encoded to a JSON-lines
+// journal (discarded): the cost of `--events FILE`.
+func startGwsimJournal(b *testing.B, backendAddr string) (string, func()) {
+	return startGwsimEvents(b, backendAddr, event.NewJournal(io.Discard).Sink())
+}
+
+// startGwsimRecorder is startGwsim with every event kept in memory: the
+// cost of an in-process `gwsim run`.
+func startGwsimRecorder(b *testing.B, backendAddr string) (string, func()) {
+	var r event.Recorder
+	return startGwsimEvents(b, backendAddr, r.Sink())
+}
+
+func startGwsimEvents(b *testing.B, backendAddr string, sink event.Sink) (string, func()) {
 	b.Helper()
 	p, err := proxy.LookupProfile("appgw-v2")
 	if err != nil {
 		b.Fatal(err)
 	}
-	gw, err := proxy.New(proxy.Config{Profile: p, Backends: []string{backendAddr}}, nil, nil)
+	gw, err := proxy.New(proxy.Config{Profile: p, Backends: []string{backendAddr}, Events: sink}, nil, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -349,3 +349,56 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	}
 
 }
+
+// TestGatewayMetricsAndAccessLog: one fresh exchange, then one reuse into
+// the race trap; the race metrics and the V2 access-log fields say so.
+func TestGatewayMetricsAndAccessLog(t *testing.T) {
+	be, addr := runBackend(t, backend.Config{KeepAliveTimeout: 30 * time.Millisecond, Close: backend.CloseFIN, RaceTrap: true})
+	reg := prometheus.NewRegistry()
+	core, logs := observer.New(zap.InfoLevel)
+	_, url := runGateway(t, proxy.Config{Profile: profile(t, "appgw-v2"), Backends: []string{addr}}, zap.New(core), reg)
+	client := proxy.NewPool(proxy.PoolConfig{})
+	defer client.Close()
+	if code, _ := send(t, client, "GET", url, nil); code != 200 {
+		t.Fatalf("fresh: %d", code)
+	}
+	waitFor(t, "the trap to arm", func() bool { return allArmed(be) })
+	if code, _ := send(t, client, "GET", url, nil); code != 502 {
+		t.Fatalf("reused: %d", code)
+	}
+	want := `
+# HELP gwsim_proxy_responses_total Responses the gateway sent (or logged, for client-closed), by status code and cause (none when the backend answered).
+# TYPE gwsim_proxy_responses_total counter
+gwsim_proxy_responses_total{cause="keepalive-race",code="502",profile="appgw-v2"} 1
+gwsim_proxy_responses_total{cause="none",code="200",profile="appgw-v2"} 1
+# HELP gwsim_proxy_upstream_closes_total Backend connections closed, by the side that closed first (gateway, backend) and reason.
+# TYPE gwsim_proxy_upstream_closes_total counter
+gwsim_proxy_upstream_closes_total{initiator="gateway",profile="appgw-v2",reason="request-failed"} 1
+# HELP gwsim_proxy_upstream_reuses_total Requests sent on an idle backend connection taken from the pool.
+# TYPE gwsim_proxy_upstream_reuses_total counter
+gwsim_proxy_upstream_reuses_total{profile="appgw-v2"} 1
+# HELP gwsim_proxy_upstream_connections Backend connections open now (busy and idle).
+# TYPE gwsim_proxy_upstream_connections gauge
+gwsim_proxy_upstream_connections{profile="appgw-v2"} 0
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "gwsim_proxy_responses_total",
+		"gwsim_proxy_upstream_closes_total", "gwsim_proxy_upstream_reuses_total", "gwsim_proxy_upstream_connections"); err != nil {
+		t.Fatal(err)
+	}
+	if n := testutil.CollectAndCount(reg, "gwsim_proxy_upstream_idle_before_reuse_seconds"); n != 1 {
+		t.Fatalf("idle-before-reuse histogram: %d series", n)
+	}
+	lines := logs.FilterMessage("access").All()
+	if len(lines) != 2 {
+		t.Fatalf("%d access-log lines, want 2", len(lines))
+	}
+	for _, k := range []string{"clientIP", "clientPort", "httpMethod", "requestUri", "httpStatus", "serverStatus", "serverRouted",
+		"upstreamSourcePort", "timeTaken", "serverResponseLatency", "receivedBytes", "sentBytes", "error_info", "cause", "conn_id"} {
+		if _, ok := lines[1].ContextMap()[k]; !ok {
+			t.Errorf("access log lacks %s: %v", k, lines[1].ContextMap())
+		}
+	}
+	if f := lines[0].ContextMap(); f["error_info"] != proxy.ErrorInfoNone || f["serverStatus"] != "200" {
+		t.Errorf("success line %v", f)
+	}
+}

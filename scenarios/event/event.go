@@ -164,17 +164,25 @@ func Tee(sinks ...Sink) Sink {
 	}
 }
 
-// Recorder keeps events in memory.
+// Recorder keeps events in memory, in fixed-size chunks so that growing
+// never copies what is already there.
 type Recorder struct {
 	mu     sync.Mutex
-	events []Event
+	chunks [][]Event
 }
+
+const recorderChunk = 1024
 
 // Sink returns the recorder's sink.
 func (r *Recorder) Sink() Sink {
 	return func(e Event) {
 		r.mu.Lock()
-		r.events = append(r.events, e)
+		n := len(r.chunks)
+		if n == 0 || len(r.chunks[n-1]) == recorderChunk {
+			r.chunks = append(r.chunks, make([]Event, 0, recorderChunk))
+			n++
+		}
+		r.chunks[n-1] = append(r.chunks[n-1], e)
 		r.mu.Unlock()
 	}
 }
@@ -183,21 +191,24 @@ func (r *Recorder) Sink() Sink {
 func (r *Recorder) Events() []Event {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]Event(nil), r.events...)
+	var out []Event
+	for _, c := range r.chunks {
+		out = append(out, c...)
+	}
+	return out
 }
 
 // Journal writes events as JSON lines.
 type Journal struct {
 	mu  sync.Mutex
 	w   *bufio.Writer
-	enc *json.Encoder
+	buf []byte
 	err error
 }
 
 // NewJournal writes to w; call Flush before closing w.
 func NewJournal(w io.Writer) *Journal {
-	bw := bufio.NewWriterSize(w, 64<<10)
-	return &Journal{w: bw, enc: json.NewEncoder(bw)}
+	return &Journal{w: bufio.NewWriterSize(w, 64<<10)}
 }
 
 // Sink returns the journal's sink.
@@ -205,7 +216,8 @@ func (j *Journal) Sink() Sink {
 	return func(e Event) {
 		j.mu.Lock()
 		if j.err == nil {
-			j.err = j.enc.Encode(e)
+			j.buf = append(e.AppendJSON(j.buf[:0]), '\n')
+			_, j.err = j.w.Write(j.buf)
 		}
 		j.mu.Unlock()
 	}

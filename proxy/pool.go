@@ -258,7 +258,18 @@ func (p *Pool) roundTrip(req *http.Request, fresh bool) (*http.Response, exchang
 		pc.finish(nil, stop() && reusable)
 		return resp, ex, nil
 	}
-	resp.Body = &pooledBody{rc: resp.Body, pc: pc, stop: stop, reusable: reusable}
+	pb := &pooledBody{rc: resp.Body, pc: pc, stop: stop, reusable: reusable}
+	if p.cfg.Events != nil {
+		pb.report = func(err error) {
+			e := pc.exchangeEvent(event.ResponseFinished, req, ex)
+			e.Status = resp.StatusCode
+			if err != nil {
+				e.Kind, e.ErrKind, e.Err = event.ExchangeFailed, event.ErrKind(err), err.Error()
+			}
+			p.emit(e)
+		}
+	}
+	resp.Body = pb
 	return resp, ex, nil
 }
 
@@ -623,8 +634,9 @@ func readResponse(br *bufio.Reader, req *http.Request) (*http.Response, error) {
 type pooledBody struct {
 	rc       io.ReadCloser
 	pc       *persistConn
-	stop     func() bool // stops the cancellation hook; false if it fired
-	reusable bool        // the response allows keep-alive
+	stop     func() bool     // stops the cancellation hook; false if it fired
+	reusable bool            // the response allows keep-alive
+	report   func(err error) // emits the end of the exchange; nil = events off
 	once     sync.Once
 	mu       sync.Mutex
 }
@@ -632,6 +644,9 @@ type pooledBody struct {
 func (b *pooledBody) done(err error, eof bool) {
 	b.once.Do(func() {
 		stopped := b.stop()
+		if b.report != nil {
+			b.report(err)
+		}
 		b.pc.finish(err, eof && stopped && b.reusable)
 	})
 }

@@ -195,7 +195,9 @@ func Analyze(events []event.Event) *Analysis {
 	}
 	for _, k := range upOrder {
 		for _, f := range up[k].events {
-			if f.Kind != event.ExchangeFailed || answeredAfter(answers, f) {
+			// A failure with a status broke a body after the head: the
+			// client saw it as such (or the gateway cut its answer).
+			if f.Kind != event.ExchangeFailed || f.Status != 0 || answeredAfter(answers, f) {
 				continue
 			}
 			cause := proxy.CauseBackendResetMidRequest
@@ -354,6 +356,10 @@ func lane(gw, be *connLog, answers []event.Event) Lane {
 		case event.ResponseReceived:
 			if open != nil {
 				open.End, open.Status = e.Time, e.Status
+			}
+		case event.ResponseFinished:
+			if open != nil {
+				open.End = e.Time
 				open = nil
 			}
 		case event.ExchangeFailed:

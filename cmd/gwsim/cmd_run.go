@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/gwsim/gwsim/scenarios"
@@ -27,6 +29,7 @@ client-side race. Prints a table (or --json) and exits 3 if any expectation fail
 	explain := c.fs.Bool("explain", false, "tell the story of the first failures of each scenario and the verdict with its fix")
 	explainMax := c.fs.Int("explain-max", 3, "with --explain: stories per scenario")
 	eventsFile := c.fs.String("events", "", "write every event of every scenario to this JSON-lines journal (read it with gwsim explain)")
+	timeline := c.fs.String("timeline", "", "draw each scenario's connections as an SVG timeline to this file (several scenarios: NAME is added before the extension)")
 	var lf logFlags
 	lf.add(c.fs, "off")
 	if code, done := c.parse(args, stdout, stderr); done {
@@ -78,6 +81,22 @@ client-side race. Prints a table (or --json) and exits 3 if any expectation fail
 		if err := journal.Close(); err != nil {
 			fmt.Fprintf(stderr, "gwsim run: %v\n", err)
 			return exitRuntime
+		}
+	}
+	if *timeline != "" {
+		for _, r := range results {
+			if r.Analysis == nil {
+				continue
+			}
+			path := *timeline
+			if len(results) > 1 {
+				ext := filepath.Ext(path)
+				path = strings.TrimSuffix(path, ext) + "-" + r.Scenario.Name + ext
+			}
+			if err := writeTimeline(path, []string{r.Scenario.Name}, []*scenarios.Analysis{r.Analysis}); err != nil {
+				fmt.Fprintf(stderr, "gwsim run: %v\n", err)
+				return exitRuntime
+			}
 		}
 	}
 	if *jsonOut {

@@ -48,6 +48,9 @@ const (
 	ResponseWritten Kind = "response-written"
 	// ResponseReceived: a response's head arrived (gateway, client).
 	ResponseReceived Kind = "response-received"
+	// ResponseFinished: a response's body was read to its end (gateway,
+	// client); a body that broke is an ExchangeFailed instead.
+	ResponseFinished Kind = "response-finished"
 	// ExchangeFailed: a request got no complete response (gateway from its
 	// backend, client from the gateway). ErrKind and Err say how; the
 	// gateway adds its own Cause and the Status it answered.

@@ -129,7 +129,7 @@ func TestConfigScaled(t *testing.T) {
 
 func TestPresets(t *testing.T) {
 	names := PresetNames()
-	if want := []string{"apache", "go", "nginx", "node", "node26"}; !slices.Equal(names, want) {
+	if want := []string{"apache", "go", "gunicorn", "iis", "jetty", "kestrel", "nginx", "node", "node26", "puma", "tomcat", "uvicorn"}; !slices.Equal(names, want) {
 		t.Fatalf("PresetNames() = %v, want %v", names, want)
 	}
 	if !slices.IsSorted(names) {
@@ -167,9 +167,9 @@ func TestPresets(t *testing.T) {
 			}
 		})
 	}
-	_, err := Preset("iis")
-	if want := `unknown backend preset "iis" (want apache, go, nginx, node, node26)`; err == nil || err.Error() != want {
-		t.Errorf("Preset(iis) error = %v, want %q", err, want)
+	_, err := Preset("iis6")
+	if want := `unknown backend preset "iis6" (want apache, go, gunicorn, iis, jetty, kestrel, nginx, node, node26, puma, tomcat, uvicorn)`; err == nil || err.Error() != want {
+		t.Errorf("Preset(iis6) error = %v, want %q", err, want)
 	}
 }
 

@@ -68,7 +68,7 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
 // idleDeadline is when the wait for the next request's first byte ends;
 // zero = never.
 func (c *conn) idleDeadline() time.Time {
-	cfg := &c.s.cfg
+	cfg := &c.s.now().cfg
 	switch {
 	case cfg.IdleForever:
 		return time.Time{}
@@ -99,10 +99,10 @@ func (c *conn) awaitRequest(ctx context.Context) bool {
 		c.closeQuiet(ctx)
 		return false
 	}
-	if !c.s.cfg.RaceTrap || !c.s.cfg.keepAlive() { // keep-alive off: a first-request timeout, no trap
+	if !c.s.now().cfg.RaceTrap || !c.s.now().cfg.keepAlive() { // keep-alive off: a first-request timeout, no trap
 		c.deadline = deadline
-		at := c.closeStyled(c.s.cfg.Close)
-		c.recordIdleClose(at.Sub(deadline), string(c.s.cfg.Close), reasonIdle)
+		at := c.closeStyled(c.s.now().cfg.Close)
+		c.recordIdleClose(at.Sub(deadline), string(c.s.now().cfg.Close), reasonIdle)
 		return false
 	}
 
@@ -127,7 +127,7 @@ func (c *conn) awaitRequest(ctx context.Context) bool {
 		c.closeQuiet(ctx)
 		return false
 	}
-	c.closeStyled(c.s.cfg.Close)
+	c.closeStyled(c.s.now().cfg.Close)
 	c.recordIdleClose(lateness, styleTrap, reasonTrap)
 	return false
 }
@@ -135,7 +135,7 @@ func (c *conn) awaitRequest(ctx context.Context) bool {
 // handleRequest reads one request (its first byte is buffered), answers
 // it and reports whether the connection stays open.
 func (c *conn) handleRequest(ctx context.Context) bool {
-	cfg := &c.s.cfg
+	cfg := &c.s.now().cfg
 	arrival := time.Now()
 	c.emit(event.Event{Kind: event.RequestReceived, Idle: arrival.Sub(c.idleSince()), Requests: c.served + 1}, arrival)
 	if c.s.onRequest != nil {
@@ -242,7 +242,7 @@ func (c *conn) discardBody(body io.ReadCloser) error {
 		c.scratch = make([]byte, 8<<10)
 	}
 	for {
-		if err := c.nc.SetReadDeadline(time.Now().Add(c.s.cfg.ReadHeaderTimeout)); err != nil {
+		if err := c.nc.SetReadDeadline(time.Now().Add(c.s.now().cfg.ReadHeaderTimeout)); err != nil {
 			return err
 		}
 		_, err := body.Read(c.scratch)
@@ -258,7 +258,7 @@ func (c *conn) discardBody(body io.ReadCloser) error {
 // fault applies a fault window to the connection.
 func (c *conn) fault(ctx context.Context, f Fault) {
 	if f.Kind == FaultHang {
-		end := c.s.start.Add(f.Start + f.Duration)
+		end := c.s.start().Add(f.Start + f.Duration)
 		if !sleepCtx(ctx, time.Until(end)) {
 			c.closeQuiet(ctx)
 			return
@@ -327,7 +327,7 @@ func (c *conn) idleSince() time.Time {
 
 // emit sends e about this connection, stamped at (now when zero).
 func (c *conn) emit(e event.Event, at time.Time) {
-	sink := c.s.cfg.Events
+	sink := c.s.events
 	if sink == nil {
 		return
 	}
@@ -340,7 +340,7 @@ func (c *conn) emit(e event.Event, at time.Time) {
 }
 
 func (c *conn) logClose(reason, style string) {
-	if c.s.cfg.Events != nil {
+	if c.s.events != nil {
 		initiator := "backend"
 		if reason == reasonPeer {
 			initiator = "peer"

@@ -33,6 +33,7 @@ type metrics struct {
 	closes      *prometheus.CounterVec // reason
 	keepAlive   prometheus.Gauge
 	open        prometheus.Gauge
+	changes     prometheus.Counter
 }
 
 // newMetrics creates the collectors and registers them on reg (nil: not
@@ -67,6 +68,10 @@ func newMetrics(reg prometheus.Registerer, keepAliveSeconds float64) (*metrics, 
 			Name: "gwsim_backend_open_connections",
 			Help: "Connections currently open.",
 		}),
+		changes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "gwsim_backend_config_changes_total",
+			Help: "Live configuration changes applied through the admin API (dashboards show them as annotations).",
+		}),
 	}
 	if reg != nil {
 		var err error
@@ -86,6 +91,9 @@ func newMetrics(reg prometheus.Registerer, keepAliveSeconds float64) (*metrics, 
 			return nil, err
 		}
 		if m.open, err = register(reg, m.open); err != nil {
+			return nil, err
+		}
+		if m.changes, err = register(reg, m.changes); err != nil {
 			return nil, err
 		}
 	}

@@ -42,7 +42,8 @@ func bodyAllowed(status int) bool {
 // returned.
 func (c *conn) writeResponse(req *http.Request, status int, last bool) error {
 	s := c.s
-	body, size := s.body, s.bodySize
+	lv := s.now()
+	body, size := lv.body, lv.bodySize
 	if req == nil { // an error response of ours
 		body = []byte(http.StatusText(status) + "\n")
 		size = len(body)
@@ -72,7 +73,7 @@ func (c *conn) writeResponse(req *http.Request, status int, last bool) error {
 		if req != nil && req.ProtoMajor == 1 && req.ProtoMinor == 0 {
 			b = append(b, "Connection: keep-alive\r\n"...)
 		}
-		if ka, maxReq := s.keepAliveHeader, s.cfg.MaxKeepAliveRequests; ka != "" || maxReq > 0 {
+		if ka, maxReq := lv.keepAliveHeader, lv.cfg.MaxKeepAliveRequests; ka != "" || maxReq > 0 {
 			b = append(b, "Keep-Alive: "...)
 			b = append(b, ka...)
 			if maxReq > 0 {
@@ -122,7 +123,7 @@ func (c *conn) closeStyled(style CloseStyle) time.Time {
 	case CloseLinger:
 		if cw, ok := c.nc.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
 			c.closedAt = time.Now()
-			c.drain(c.s.cfg.LingerTimeout)
+			c.drain(c.s.now().cfg.LingerTimeout)
 			c.nc.Close()
 			return c.closedAt
 		}

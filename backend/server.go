@@ -56,17 +56,14 @@ type Stats struct {
 // Server is the toy HTTP/1.1 backend. It runs its own connection loop (not
 // net/http.Server) so that keep-alive timing and close style are exact.
 type Server struct {
-	cfg Config // validated, defaults resolved
-	log *zap.Logger
-	m   *metrics
-
-	keepAliveHeader string // "timeout=5" or "" (no Keep-Alive timeout advertised)
-	body            []byte // the whole body, or one chunk repeated to ResponseSize
-	bodySize        int
+	cur    atomic.Pointer[live] // the configuration in force; swapped by Update
+	events event.Sink           // from the Config given to New
+	log    *zap.Logger
+	m      *metrics
 
 	nextID  atomic.Uint64
 	serving atomic.Bool
-	start   time.Time // Serve start; fault windows are relative to it
+	started atomic.Pointer[time.Time] // Serve start (New until then); fault windows are relative to it
 
 	mu    sync.Mutex
 	stats Stats
@@ -89,24 +86,86 @@ func New(cfg Config, logger *zap.Logger, reg prometheus.Registerer) (*Server, er
 	}
 	cfg = cfg.withDefaults()
 	cfg.Faults = slices.Clone(cfg.Faults)
-	kaSeconds := cfg.KeepAliveTimeout.Seconds()
-	if cfg.IdleForever {
-		kaSeconds = -1
-	}
-	m, err := newMetrics(reg, kaSeconds)
+	m, err := newMetrics(reg, keepAliveSeconds(cfg))
 	if err != nil {
 		return nil, err
 	}
 	s := &Server{
-		cfg:   cfg,
-		log:   logger,
-		m:     m,
-		start: time.Now(),
-		stats: Stats{Responses: map[int]int64{}},
+		events: cfg.Events,
+		log:    logger,
+		m:      m,
+		stats:  Stats{Responses: map[int]int64{}},
 	}
-	s.keepAliveHeader = advertised(cfg)
-	s.body, s.bodySize = makeBody(cfg.ResponseSize)
+	s.cur.Store(newLive(cfg))
+	now := time.Now()
+	s.started.Store(&now)
 	return s, nil
+}
+
+// live is one configuration in force, with what is derived from it. It is
+// never modified once stored: Update stores a new one, so a connection that
+// loaded it sees one consistent configuration for a step.
+type live struct {
+	cfg             Config // validated, defaults resolved
+	keepAliveHeader string // "timeout=5" or "" (no Keep-Alive timeout advertised)
+	body            []byte // the whole body, or one chunk repeated to ResponseSize
+	bodySize        int
+}
+
+func newLive(cfg Config) *live {
+	lv := &live{cfg: cfg, keepAliveHeader: advertised(cfg)}
+	lv.body, lv.bodySize = makeBody(cfg.ResponseSize)
+	return lv
+}
+
+// now is the configuration in force.
+func (s *Server) now() *live { return s.cur.Load() }
+
+// Config returns the configuration in force (defaults resolved).
+func (s *Server) Config() Config { return s.now().cfg }
+
+// Update validates cfg and puts it in force. In-flight requests finish
+// under the configuration they started with; every idle period that starts
+// afterwards uses the new keep-alive, close style and limits; fault windows
+// stay relative to the moment Serve started. The change is logged, counted
+// in gwsim_backend_config_changes_total and emitted as a config event.
+func (s *Server) Update(cfg Config) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	cfg = cfg.withDefaults()
+	cfg.Faults = slices.Clone(cfg.Faults)
+	cfg.Events = s.events
+	old := s.now().cfg
+	s.cur.Store(newLive(cfg))
+	s.m.keepAlive.Set(keepAliveSeconds(cfg))
+	s.m.changes.Inc()
+	s.log.Info("backend config changed",
+		zap.Duration("old_keepalive_timeout", old.KeepAliveTimeout), zap.Duration("keepalive_timeout", cfg.KeepAliveTimeout),
+		zap.Bool("idle_forever", cfg.IdleForever), zap.Int("max_keepalive_requests", cfg.MaxKeepAliveRequests),
+		zap.String("close", string(cfg.Close)), zap.Duration("delay", cfg.Delay), zap.Int("faults", len(cfg.Faults)))
+	s.emitConfig("")
+	return nil
+}
+
+// Elapsed is the time since Serve started (fault windows count from there).
+func (s *Server) Elapsed() time.Duration { return time.Since(s.start()) }
+
+// start is when Serve started (when New ran, before that).
+func (s *Server) start() time.Time { return *s.started.Load() }
+
+// emitConfig states the configuration in force as a config event.
+func (s *Server) emitConfig(addr string) {
+	cfg := s.now().cfg
+	s.events.Emit(event.Event{Actor: event.Backend, Kind: event.Config, Addr: addr,
+		KeepAlive: s.keepAliveForEvents(), CloseStyle: string(cfg.Close), RaceTrap: cfg.RaceTrap})
+}
+
+func keepAliveSeconds(cfg Config) float64 {
+	if cfg.IdleForever {
+		return -1
+	}
+	return cfg.KeepAliveTimeout.Seconds()
 }
 
 // advertised returns the `Keep-Alive` timeout parameter, or "".
@@ -133,20 +192,21 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if !s.serving.CompareAndSwap(false, true) {
 		return errors.New("backend: Serve called twice")
 	}
-	s.start = time.Now()
+	now := time.Now()
+	s.started.Store(&now)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stopListener := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stopListener()
 
-	s.cfg.Events.Emit(event.Event{Actor: event.Backend, Kind: event.Config, Addr: ln.Addr().String(),
-		KeepAlive: s.keepAliveForEvents(), CloseStyle: string(s.cfg.Close), RaceTrap: s.cfg.RaceTrap})
+	s.emitConfig(ln.Addr().String())
 	if ce := s.log.Check(zap.InfoLevel, "backend serving"); ce != nil {
+		cfg := s.now().cfg
 		ce.Write(zap.String("addr", ln.Addr().String()),
-			zap.Duration("keepalive_timeout", s.cfg.KeepAliveTimeout),
-			zap.Bool("idle_forever", s.cfg.IdleForever),
-			zap.String("close", string(s.cfg.Close)),
-			zap.Bool("race_trap", s.cfg.RaceTrap))
+			zap.Duration("keepalive_timeout", cfg.KeepAliveTimeout),
+			zap.Bool("idle_forever", cfg.IdleForever),
+			zap.String("close", string(cfg.Close)),
+			zap.Bool("race_trap", cfg.RaceTrap))
 	}
 
 	var (
@@ -201,10 +261,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 // keepAliveForEvents is the keep-alive as config events state it: -1 for no
 // limit, 0 for off.
 func (s *Server) keepAliveForEvents() time.Duration {
-	if s.cfg.IdleForever {
+	cfg := s.now().cfg
+	if cfg.IdleForever {
 		return -1
 	}
-	return s.cfg.KeepAliveTimeout
+	return cfg.KeepAliveTimeout
 }
 
 // sleepCtx waits for d; it reports false if ctx was done first.
@@ -238,8 +299,8 @@ func (s *Server) update(f func(*Stats)) {
 
 // faultAt returns the fault whose window contains t, if any.
 func (s *Server) faultAt(t time.Time) (Fault, bool) {
-	off := t.Sub(s.start)
-	for _, f := range s.cfg.Faults {
+	off := t.Sub(s.start())
+	for _, f := range s.now().cfg.Faults {
 		if off >= f.Start && off < f.Start+f.Duration {
 			return f, true
 		}

@@ -54,12 +54,13 @@ type Config struct {
 // to a backend member over its Pool and maps failures to the profile's
 // statuses, logging each exchange with the V2 access-log fields.
 type Gateway struct {
-	cfg   Config
-	pool  *Pool
-	log   *zap.Logger
-	m     *metrics
-	next  atomic.Uint64
-	stats statsRecorder
+	cfg     Config
+	profile atomic.Pointer[Profile] // cfg.Profile, changed live by Update
+	pool    *Pool
+	log     *zap.Logger
+	m       *metrics
+	next    atomic.Uint64
+	stats   statsRecorder
 }
 
 // New validates cfg and builds a gateway. A nil logger logs nothing; a nil
@@ -89,6 +90,9 @@ func New(cfg Config, logger *zap.Logger, reg prometheus.Registerer) (*Gateway, e
 		logger = zap.NewNop()
 	}
 	g := &Gateway{cfg: cfg, log: logger, m: newMetrics(reg, cfg.Profile.Name)}
+	p := cfg.Profile
+	g.profile.Store(&p)
+	g.m.idleTimeout.Set(p.BackendIdleTimeout.Seconds())
 	g.stats.init()
 	hooks := g.m.poolHooks()
 	g.pool = NewPool(PoolConfig{
@@ -125,13 +129,7 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 		srv.SetKeepAlivesEnabled(false)
 	}
 	if g.cfg.Events != nil {
-		scale := g.cfg.TimeScale
-		if scale == 0 {
-			scale = 1
-		}
-		p := g.cfg.Profile
-		g.cfg.Events.Emit(event.Event{Actor: event.Gateway, Kind: event.Config, Profile: p.Name, Addr: ln.Addr().String(),
-			KeepAlive: p.ClientKeepAlive, IdleTimeout: p.BackendIdleTimeout, TimeScale: scale})
+		g.emitConfig(ln.Addr().String())
 		srv.ConnState = g.downstreamEvents()
 	}
 	errc := make(chan error, 1)
@@ -151,6 +149,49 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 	<-errc
 	g.pool.Close()
 	return nil
+}
+
+// prof is the profile in force.
+func (g *Gateway) prof() *Profile { return g.profile.Load() }
+
+// Profile returns the profile in force.
+func (g *Gateway) Profile() Profile { return *g.prof() }
+
+// Update puts p in force for requests that start from now on: its backend
+// idle timeout (for idle periods that start from now on), request time-out,
+// time-out behaviour and retry policy. The client keep-alive and the pool
+// order are fixed at start. The change is logged, counted in
+// gwsim_proxy_config_changes_total and emitted as a config event.
+func (g *Gateway) Update(p Profile) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	old := g.prof()
+	p.ClientKeepAlive, p.PoolOrder, p.Name = old.ClientKeepAlive, old.PoolOrder, old.Name
+	g.profile.Store(&p)
+	g.pool.SetIdleTimeout(p.BackendIdleTimeout)
+	g.m.idleTimeout.Set(p.BackendIdleTimeout.Seconds())
+	g.m.changes.Inc()
+	g.log.Info("gateway config changed",
+		zap.Duration("old_backend_idle_timeout", old.BackendIdleTimeout), zap.Duration("backend_idle_timeout", p.BackendIdleTimeout),
+		zap.String("old_retry", string(old.Retry)), zap.String("retry", string(p.Retry)),
+		zap.Duration("request_timeout", p.RequestTimeout), zap.Int("timeout_status", p.TimeoutStatus))
+	g.emitConfig("")
+	return nil
+}
+
+// emitConfig states the profile in force as a config event.
+func (g *Gateway) emitConfig(addr string) {
+	if g.cfg.Events == nil {
+		return
+	}
+	scale := g.cfg.TimeScale
+	if scale == 0 {
+		scale = 1
+	}
+	p := g.prof()
+	g.cfg.Events.Emit(event.Event{Actor: event.Gateway, Kind: event.Config, Profile: p.Name, Addr: addr,
+		KeepAlive: p.ClientKeepAlive, IdleTimeout: p.BackendIdleTimeout, TimeScale: scale})
 }
 
 // Pool returns the gateway's backend pool.
@@ -190,25 +231,26 @@ type exchangeLog struct {
 
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x := &exchangeLog{start: time.Now(), failure: Failure{ErrorInfo: ErrorInfoNone, Cause: CauseNone}}
+	prof := g.prof()
 	defer g.finish(r, x)
 
 	body, replayable, err := g.replayableBody(r)
 	if err != nil {
 		x.received = int64(len(body))
-		x.failure = classify(g.cfg.Profile, err, true, g.cfg.RaceWindow)
+		x.failure = classify(*prof, err, true, g.cfg.RaceWindow)
 		x.status = x.failure.Status
 		return
 	}
 	n := len(g.cfg.Backends)
 	if n == 0 {
-		g.fail(w, x, classify(g.cfg.Profile, errNoLiveBackend, false, g.cfg.RaceWindow))
+		g.fail(w, x, classify(*prof, errNoLiveBackend, false, g.cfg.RaceWindow))
 		return
 	}
 	idx := int(g.next.Add(1) - 1)
 	fresh, triedOther := false, false
 	for {
 		x.member = g.cfg.Backends[idx%n]
-		ctx, cancel := context.WithTimeout(r.Context(), g.cfg.Profile.RequestTimeout)
+		ctx, cancel := context.WithTimeout(r.Context(), prof.RequestTimeout)
 		out := g.outgoing(ctx, r, x.member, body, replayable)
 		sent := time.Now()
 		resp, ex, err := g.pool.roundTrip(out, fresh)
@@ -221,12 +263,12 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		cancel()
 		clientGone := r.Context().Err() != nil
-		f := classify(g.cfg.Profile, err, clientGone, g.cfg.RaceWindow)
+		f := classify(*prof, err, clientGone, g.cfg.RaceWindow)
 		var rte *RoundTripError
 		if errors.As(err, &rte) {
 			x.conn, x.rtErr = rte.Conn, rte
 		}
-		if !clientGone && f.Cause == CauseBackendTimeout && g.cfg.Profile.TimeoutTriesOtherMember && !triedOther && n > 1 && replayable {
+		if !clientGone && f.Cause == CauseBackendTimeout && prof.TimeoutTriesOtherMember && !triedOther && n > 1 && replayable {
 			triedOther = true
 			idx++
 			x.retries++
@@ -235,7 +277,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			g.stats.recordRetried(f.Cause, rte, r.Method)
 			continue
 		}
-		if !clientGone && !fresh && replayable && g.cfg.Profile.Retry.allows(out, rte) {
+		if !clientGone && !fresh && replayable && prof.Retry.allows(out, rte) {
 			fresh = true // a retry goes out on a new connection
 			idx++
 			x.retries++
@@ -255,7 +297,7 @@ func (g *Gateway) replayableBody(r *http.Request) ([]byte, bool, error) {
 	if r.ContentLength == 0 {
 		return nil, true, nil
 	}
-	p := g.cfg.Profile
+	p := g.prof()
 	mayReplay := p.Retry != RetryNone || p.TimeoutTriesOtherMember
 	if !mayReplay || r.ContentLength < 0 || r.ContentLength > g.cfg.MaxReplayBody {
 		return nil, false, nil
@@ -316,7 +358,7 @@ func (g *Gateway) relay(w http.ResponseWriter, r *http.Request, resp *http.Respo
 			m, werr := w.Write(buf[:n])
 			x.sent += int64(m)
 			if werr != nil {
-				x.failure = classify(g.cfg.Profile, werr, true, g.cfg.RaceWindow)
+				x.failure = classify(*g.prof(), werr, true, g.cfg.RaceWindow)
 				panic(http.ErrAbortHandler)
 			}
 			if flush {
@@ -328,9 +370,9 @@ func (g *Gateway) relay(w http.ResponseWriter, r *http.Request, resp *http.Respo
 		}
 		if rerr != nil {
 			if r.Context().Err() != nil {
-				x.failure = classify(g.cfg.Profile, rerr, true, g.cfg.RaceWindow)
+				x.failure = classify(*g.prof(), rerr, true, g.cfg.RaceWindow)
 			} else {
-				x.failure = classify(g.cfg.Profile, rerr, false, g.cfg.RaceWindow)
+				x.failure = classify(*g.prof(), rerr, false, g.cfg.RaceWindow)
 				if x.failure.Cause == CauseKeepaliveRace || x.failure.Cause == CauseBackendMalformed {
 					x.failure.Cause = CauseBackendResetMidRequest
 				}

@@ -19,6 +19,8 @@ type metrics struct {
 	retries         *prometheus.CounterVec // reason
 	idleBeforeReuse prometheus.Histogram
 	duration        prometheus.Histogram
+	idleTimeout     prometheus.Gauge
+	changes         prometheus.Counter
 }
 
 // idleBuckets straddle the keep-alive values that meet in the race:
@@ -58,6 +60,14 @@ func newMetrics(reg prometheus.Registerer, profile string) *metrics {
 			Name: "gwsim_proxy_upstream_idle_before_reuse_seconds", ConstLabels: cl,
 			Help:    "How long a backend connection had been idle when the pool handed it to a request (wall seconds, time-scaled in scenarios).",
 			Buckets: idleBuckets,
+		}),
+		idleTimeout: f.NewGauge(prometheus.GaugeOpts{
+			Name: "gwsim_proxy_backend_idle_timeout_seconds", ConstLabels: cl,
+			Help: "The backend idle timeout in force, in wall seconds (0 = no limit).",
+		}),
+		changes: f.NewCounter(prometheus.CounterOpts{
+			Name: "gwsim_proxy_config_changes_total", ConstLabels: cl,
+			Help: "Live configuration changes applied through the admin API (dashboards show them as annotations).",
 		}),
 		duration: f.NewHistogram(prometheus.HistogramOpts{
 			Name: "gwsim_proxy_request_duration_seconds", ConstLabels: cl,

@@ -106,9 +106,10 @@ type PoolConfig struct {
 // request that takes a connection in the instant before that FIN is noticed
 // meets the keep-alive race, as in a real gateway.
 type Pool struct {
-	cfg    PoolConfig
-	dialer net.Dialer
-	nextID atomic.Uint64
+	cfg         PoolConfig
+	dialer      net.Dialer
+	nextID      atomic.Uint64
+	idleTimeout atomic.Int64 // cfg.IdleTimeout, changeable with SetIdleTimeout
 
 	mu     sync.Mutex
 	hosts  map[string]*hostConns
@@ -132,8 +133,17 @@ func NewPool(cfg PoolConfig) *Pool {
 	if cfg.Actor == "" {
 		cfg.Actor = event.Client
 	}
-	return &Pool{cfg: cfg, dialer: net.Dialer{Timeout: cfg.DialTimeout}, hosts: map[string]*hostConns{}}
+	p := &Pool{cfg: cfg, dialer: net.Dialer{Timeout: cfg.DialTimeout}, hosts: map[string]*hostConns{}}
+	p.idleTimeout.Store(int64(cfg.IdleTimeout))
+	return p
 }
+
+// SetIdleTimeout changes the idle limit for idle periods that start from
+// now on (and for taking a connection: one idle longer than d is closed).
+func (p *Pool) SetIdleTimeout(d time.Duration) { p.idleTimeout.Store(int64(d)) }
+
+// IdleTimeout is the idle limit in force.
+func (p *Pool) IdleTimeout() time.Duration { return time.Duration(p.idleTimeout.Load()) }
 
 // emit sends e, labelled with the pool's actor and side, to its sink.
 func (p *Pool) emit(e event.Event) {
@@ -295,7 +305,7 @@ func (p *Pool) getConn(ctx context.Context, addr string, fresh bool) (*persistCo
 				pc = h.idle[len(h.idle)-1]
 				h.idle = h.idle[:len(h.idle)-1]
 			}
-			idleFor, ok := pc.take(p.cfg.IdleTimeout)
+			idleFor, ok := pc.take(p.IdleTimeout())
 			if !ok {
 				continue // found dead or past its idle deadline; closed by take
 			}
@@ -383,7 +393,7 @@ func (p *Pool) putIdle(pc *persistConn) bool {
 	}
 	pc.busy = false
 	pc.idleSince = time.Now()
-	if d := p.cfg.IdleTimeout; d > 0 {
+	if d := p.IdleTimeout(); d > 0 {
 		since := pc.idleSince
 		pc.idleTimer = time.AfterFunc(d, func() { pc.idleExpired(since) })
 	}

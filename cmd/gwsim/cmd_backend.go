@@ -39,6 +39,7 @@ defaults; flags override them. --time-scale multiplies every duration.`,
 	scale := fs.Float64("time-scale", 1, "multiply every duration by this")
 	metricsListen := fs.String("metrics-listen", "", "serve /metrics and /healthz on this address (empty = off)")
 	eventsFile := fs.String("events", "", "write the backend's events to this JSON-lines journal (for gwsim explain)")
+	adminListen := fs.String("admin-listen", "", adminUsage)
 	var lf logFlags
 	lf.add(fs, "info")
 	if code, done := c.parse(args, stdout, stderr); done {
@@ -117,6 +118,10 @@ defaults; flags override them. --time-scale multiplies every duration.`,
 			fmt.Fprintf(stderr, "gwsim backend: %v\n", err)
 			return exitRuntime
 		}
+	}
+	if err := startAdmin(ctx, *adminListen, ln.Addr().String(), reg, srv.AdminHandler(*scale), log); err != nil {
+		fmt.Fprintf(stderr, "gwsim backend: %v\n", err)
+		return exitRuntime
 	}
 	log.Info("backend listening", zap.String("listen", ln.Addr().String()), zap.String("preset", *preset),
 		zap.Duration("keepalive_timeout", cfg.KeepAliveTimeout), zap.Bool("idle_forever", cfg.IdleForever),

@@ -38,6 +38,7 @@ latency excepted). A flag overrides the profile's value.`,
 	scale := fs.Float64("time-scale", 1, "multiply every profile duration by this")
 	metricsListen := fs.String("metrics-listen", "", "serve /metrics and /healthz on this address (empty = off)")
 	eventsFile := fs.String("events", "", "write the gateway's events to this JSON-lines journal (for gwsim explain)")
+	adminListen := fs.String("admin-listen", "", adminUsage)
 	var lf logFlags
 	lf.add(fs, "info")
 	if code, done := c.parse(args, stdout, stderr); done {
@@ -116,6 +117,10 @@ latency excepted). A flag overrides the profile's value.`,
 			fmt.Fprintf(stderr, "gwsim proxy: %v\n", err)
 			return exitRuntime
 		}
+	}
+	if err := startAdmin(ctx, *adminListen, ln.Addr().String(), reg, gw.AdminHandler(*scale), log); err != nil {
+		fmt.Fprintf(stderr, "gwsim proxy: %v\n", err)
+		return exitRuntime
 	}
 	sp := p.Scaled(*scale)
 	log.Info("gateway listening", zap.String("listen", ln.Addr().String()), zap.String("profile", p.Name),

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -99,20 +100,60 @@ func newRegistry() *prometheus.Registry {
 
 // serveMetrics serves /metrics (and /healthz) on addr until ctx ends.
 func serveMetrics(ctx context.Context, addr string, reg *prometheus.Registry, log *zap.Logger) error {
+	return serveAdmin(ctx, addr, reg, nil, log)
+}
+
+// serveAdmin serves /metrics, /healthz and, when admin is set, the
+// live-tuning API under /admin/ on addr until ctx ends.
+func serveAdmin(ctx context.Context, addr string, reg *prometheus.Registry, admin http.Handler, log *zap.Logger) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return fmt.Errorf("metrics listen %s: %w", addr, err)
+		return fmt.Errorf("listen %s: %w", addr, err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
+	what := "metrics"
+	if admin != nil {
+		mux.Handle("/admin/", admin)
+		what = "admin"
+	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		<-ctx.Done()
 		_ = srv.Close()
 	}()
-	log.Info("metrics", zap.String("listen", ln.Addr().String()))
+	log.Info(what, zap.String("listen", ln.Addr().String()))
 	go func() { _ = srv.Serve(ln) }()
+	return nil
+}
+
+// adminFlag is --admin-listen: "" = the default (127.0.0.1 with the listen
+// port + 1000), "off" = no admin API.
+const adminUsage = "serve the live-tuning API (/admin/config), /metrics and /healthz here; default 127.0.0.1 with the --listen port + 1000; off = none"
+
+// startAdmin starts the admin listener. An explicit address that cannot
+// be bound is an error; the default one is only warned about.
+func startAdmin(ctx context.Context, flagValue, listen string, reg *prometheus.Registry, admin http.Handler, log *zap.Logger) error {
+	if flagValue == "off" {
+		return nil
+	}
+	addr := flagValue
+	if addr == "" {
+		_, port, err := net.SplitHostPort(listen)
+		p, perr := strconv.Atoi(port)
+		if err != nil || perr != nil || p == 0 || p+1000 > 65535 {
+			return nil
+		}
+		addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(p+1000))
+		if err := serveAdmin(ctx, addr, reg, admin, log); err != nil {
+			log.Warn("admin API not started", zap.Error(err))
+		}
+		return nil
+	}
+	if err := serveAdmin(ctx, addr, reg, admin, log); err != nil {
+		return fmt.Errorf("--admin-listen: %w", err)
+	}
 	return nil
 }
 

@@ -47,6 +47,8 @@ Commands:
   backend    run the toy backend (keep-alive, close style, race trap, faults)
   load       drive traffic shaped to hit the race and count every 502 and reset
   explain    explain every failure in event journals (joins gateway and backend by 4-tuple)
+  tune       read or change a running backend's or gateway's settings (admin API)
+  health     exit 0 when a URL answers 200 (container healthchecks)
   scenarios  list the built-in scenarios
   version    print the version
 
@@ -81,12 +83,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdScenarios(ctx, rest, stdout, stderr)
 	case "explain":
 		return cmdExplain(ctx, rest, stdout, stderr)
+	case "tune":
+		return cmdTune(ctx, rest, stdout, stderr)
+	case "health":
+		return cmdHealth(ctx, rest, stdout, stderr)
 	case "version":
 		return cmdVersion(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, mainUsage)
 		return exitOK
 	}
-	fmt.Fprintf(stderr, "gwsim: unknown command %q (want run, proxy, backend, load, explain, scenarios or version)\n", args[0])
+	fmt.Fprintf(stderr, "gwsim: unknown command %q (want run, proxy, backend, load, explain, tune, health, scenarios or version)\n", args[0])
 	return exitUsage
 }

@@ -1,0 +1,189 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// actors runs gwsim commands in the background until stop.
+type actors struct {
+	t      *testing.T
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	fails  []string
+}
+
+func newActors(t *testing.T) *actors {
+	ctx, cancel := context.WithCancel(context.Background())
+	a := &actors{t: t, ctx: ctx, cancel: cancel}
+	t.Cleanup(a.stop)
+	return a
+}
+
+func (a *actors) start(args ...string) {
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		var out, errOut bytes.Buffer
+		if code := run(a.ctx, args, &out, &errOut); code != exitOK {
+			a.mu.Lock()
+			a.fails = append(a.fails, strings.Join(args[:1], " ")+": "+errOut.String())
+			a.mu.Unlock()
+		}
+	}()
+}
+
+func (a *actors) stop() {
+	a.cancel()
+	a.wg.Wait()
+	for _, f := range a.fails {
+		a.t.Errorf("actor failed: %s", f)
+	}
+	a.fails = nil
+}
+
+func loadStatuses(t *testing.T, args ...string) map[string]int {
+	t.Helper()
+	code, out, errOut := runCLI(t, append([]string{"load", "--json"}, args...)...)
+	if code != exitOK {
+		t.Fatalf("load: exit %d %s", code, errOut)
+	}
+	var lr struct {
+		Status       map[string]int `json:"status"`
+		ClientErrors map[string]int `json:"client_errors"`
+	}
+	if err := json.Unmarshal([]byte(out), &lr); err != nil {
+		t.Fatal(err)
+	}
+	for k, n := range lr.ClientErrors {
+		lr.Status["client-"+k] += n
+	}
+	return lr.Status
+}
+
+func metric(t *testing.T, url, name string) string {
+	t.Helper()
+	resp, err := http.Get(url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, name+" ") {
+			return strings.TrimPrefix(line, name+" ")
+		}
+	}
+	return ""
+}
+
+// TestTuneBackendKeepAliveStopsThe502s is the three-process demo on
+// loopback: an Apache-like backend (5 s keep-alive) behind appgw-v2 (60 s),
+// both at time scale 0.01, shows 502s under a gap sweep across the
+// keep-alive; `gwsim tune` raises the backend keep-alive to 120 s while it
+// runs; after two scaled idle periods the same sweep shows none.
+func TestTuneBackendKeepAliveStopsThe502s(t *testing.T) {
+	if testing.Short() {
+		t.Skip("timing run")
+	}
+	baddr, badmin, gaddr := freeAddr(t), freeAddr(t), freeAddr(t)
+	a := newActors(t)
+	a.start("backend", "--preset", "apache", "--listen", baddr, "--admin-listen", badmin, "--time-scale", "0.01", "--log-level", "warn")
+	a.start("proxy", "--profile", "appgw-v2", "--listen", gaddr, "--backends", baddr, "--admin-listen", "off",
+		"--time-scale", "0.01", "--link-latency", "500us", "--log-level", "warn")
+	waitListening(t, baddr)
+	waitListening(t, badmin)
+	waitListening(t, gaddr)
+	sweep := []string{"--target", "http://" + gaddr + "/", "--pattern", "gap-sweep", "--gap-from", "47ms", "--gap-to", "52ms", "--gap-step", "100us"}
+
+	before := 0
+	for attempt := 0; attempt < 3 && before == 0; attempt++ {
+		before = loadStatuses(t, sweep...)["502"]
+	}
+	if before == 0 {
+		t.Fatal("no 502 before the change: the demo does not show the race")
+	}
+
+	code, out, errOut := runCLI(t, "tune", "--backend", "http://"+badmin, "--keepalive-timeout", "120s")
+	if code != exitOK || !strings.Contains(out, `"keepalive_timeout": "2m0s"`) {
+		t.Fatalf("tune: exit %d %s %s", code, out, errOut)
+	}
+	if v := metric(t, "http://"+badmin, "gwsim_backend_keepalive_timeout_seconds"); v != "1.2" {
+		t.Fatalf("keep-alive gauge %q after the change, want 1.2 (120 s scaled)", v)
+	}
+	if v := metric(t, "http://"+badmin, "gwsim_backend_config_changes_total"); v != "1" {
+		t.Fatalf("config changes %q, want 1", v)
+	}
+	// Idle periods that began before the change still end at 50 ms: wait
+	// two of them out.
+	time.Sleep(100 * time.Millisecond)
+	after := loadStatuses(t, sweep...)
+	if after["502"] != 0 || len(after) != 1 {
+		t.Fatalf("after the change: %v, want only 200s (before: %d × 502)", after, before)
+	}
+	t.Logf("502s before the change %d, after %v", before, after)
+}
+
+// TestTuneRejectsBadValues: the admin API answers 400 with a clear message
+// and tune exits 2 with it.
+func TestTuneRejectsBadValues(t *testing.T) {
+	baddr, badmin := freeAddr(t), freeAddr(t)
+	gaddr, gadmin := freeAddr(t), freeAddr(t)
+	a := newActors(t)
+	a.start("backend", "--listen", baddr, "--admin-listen", badmin, "--log-level", "off")
+	a.start("proxy", "--listen", gaddr, "--backends", baddr, "--admin-listen", gadmin, "--log-level", "off")
+	waitListening(t, badmin)
+	waitListening(t, gadmin)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--backend", "http://" + badmin, "--close", "slam"}, `rejected: close: unknown close style "slam"`},
+		{[]string{"--backend", "http://" + badmin, "--status", "999"}, "rejected: "},
+		{[]string{"--gateway", "http://" + gadmin, "--retry", "always"}, `rejected: retry: unknown retry policy "always"`},
+		{[]string{"--gateway", "http://" + gadmin, "--keepalive-timeout", "5s"}, "--keepalive-timeout does not apply to this target"},
+		{[]string{"--backend", "http://" + badmin, "--gateway", "http://" + gadmin}, "give exactly one of --backend and --gateway"},
+	} {
+		code, _, errOut := runCLI(t, append([]string{"tune"}, tc.args...)...)
+		if code != exitUsage || !strings.Contains(errOut, tc.want) || strings.Count(errOut, "\n") != 1 {
+			t.Errorf("tune %v: exit %d stderr %q, want 2 and %q", tc.args, code, errOut, tc.want)
+		}
+	}
+	// Raw API: unknown field and bad duration.
+	for body, want := range map[string]string{
+		`{"keepalive":"5s"}`:                `unknown field \"keepalive\"`,
+		`{"keepalive_timeout":"5 parsecs"}`: `bad duration`,
+		`not json`:                          "want a JSON object",
+	} {
+		req, _ := http.NewRequest(http.MethodPatch, "http://"+badmin+"/admin/config", strings.NewReader(body))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 400 || !strings.Contains(string(b), want) {
+			t.Errorf("PATCH %s: %d %s, want 400 with %q", body, resp.StatusCode, b, want)
+		}
+	}
+	// A good gateway change, and health.
+	code, out, _ := runCLI(t, "tune", "--gateway", "http://"+gadmin, "--backend-idle-timeout", "30s", "--retry", "idempotent")
+	if code != exitOK || !strings.Contains(out, `"backend_idle_timeout": "30s"`) || !strings.Contains(out, `"retry": "idempotent"`) {
+		t.Fatalf("gateway tune: exit %d %s", code, out)
+	}
+	if code, _, _ := runCLI(t, "health", "http://"+gadmin+"/healthz"); code != exitOK {
+		t.Fatalf("health: exit %d", code)
+	}
+	if code, _, _ := runCLI(t, "health", "http://"+gadmin+"/nope"); code != exitRuntime {
+		t.Fatalf("health of a 404: exit %d, want 1", code)
+	}
+}

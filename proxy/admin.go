@@ -1,0 +1,122 @@
+package proxy
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Tunables are the gateway settings the admin API reads and changes, in
+// real-world units (the handler applies the process's time scale).
+type Tunables struct {
+	Profile                 string  `json:"profile"`                  // read-only
+	BackendIdleTimeout      string  `json:"backend_idle_timeout"`     // Go duration; "0s" = no limit
+	RequestTimeout          string  `json:"request_timeout"`          // Go duration
+	TimeoutStatus           int     `json:"timeout_status"`           // status on a time-out
+	TimeoutTriesOtherMember bool    `json:"timeout_try_other_member"` // one more try on the next member
+	Retry                   string  `json:"retry"`                    // none, idempotent, reset-before-request
+	ClientKeepAlive         string  `json:"client_keepalive_timeout"` // read-only
+	TimeScale               float64 `json:"time_scale"`               // read-only
+}
+
+// AdminHandler serves the live-tuning API at /admin/config:
+//
+//	GET                 the tunables in force (JSON)
+//	PATCH, POST, PUT    change the fields given (a JSON object); 400 with
+//	                    {"error": "..."} for an unknown field or a bad value
+//
+// Durations are real-world; scale is the process's time scale (0 = 1).
+func (g *Gateway) AdminHandler(scale float64) http.Handler {
+	if scale <= 0 {
+		scale = 1
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/admin/config", func(w http.ResponseWriter, r *http.Request) {
+		switch r.Method {
+		case http.MethodGet, http.MethodHead:
+		case http.MethodPatch, http.MethodPost, http.MethodPut:
+			if err := g.patch(r.Body, scale); err != nil {
+				writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+				return
+			}
+		default:
+			w.Header().Set("Allow", "GET, PATCH, POST, PUT")
+			writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "method " + r.Method + " not allowed"})
+			return
+		}
+		writeJSON(w, http.StatusOK, g.tunables(scale))
+	})
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func (g *Gateway) tunables(scale float64) Tunables {
+	p := g.Profile()
+	real := func(d time.Duration) string { return time.Duration(float64(d) / scale).String() }
+	return Tunables{Profile: p.Name, BackendIdleTimeout: real(p.BackendIdleTimeout), RequestTimeout: real(p.RequestTimeout),
+		TimeoutStatus: p.TimeoutStatus, TimeoutTriesOtherMember: p.TimeoutTriesOtherMember, Retry: string(p.Retry),
+		ClientKeepAlive: real(p.ClientKeepAlive), TimeScale: scale}
+}
+
+// patch applies a JSON object of tunables to the profile in force.
+func (g *Gateway) patch(body io.Reader, scale float64) error {
+	raw := map[string]json.RawMessage{}
+	if err := json.NewDecoder(io.LimitReader(body, 1<<20)).Decode(&raw); err != nil {
+		return fmt.Errorf("body: want a JSON object of tunables: %v", err)
+	}
+	if len(raw) == 0 {
+		return errors.New("body: no field to change")
+	}
+	p := g.Profile()
+	dur := func(field string, v json.RawMessage) (time.Duration, error) {
+		var str string
+		if err := json.Unmarshal(v, &str); err != nil {
+			return 0, fmt.Errorf("%s: want a duration string like \"30s\"", field)
+		}
+		d, err := time.ParseDuration(str)
+		if err != nil || d < 0 {
+			return 0, fmt.Errorf("%s: bad duration %q (want e.g. \"30s\", >= 0)", field, str)
+		}
+		return ScaleDuration(d, scale), nil
+	}
+	for field, v := range raw {
+		var err error
+		switch field {
+		case "backend_idle_timeout":
+			p.BackendIdleTimeout, err = dur(field, v)
+		case "request_timeout":
+			p.RequestTimeout, err = dur(field, v)
+		case "timeout_status":
+			err = json.Unmarshal(v, &p.TimeoutStatus)
+		case "timeout_try_other_member":
+			err = json.Unmarshal(v, &p.TimeoutTriesOtherMember)
+		case "retry":
+			var str string
+			if err = json.Unmarshal(v, &str); err == nil {
+				p.Retry, err = ParseRetryPolicy(str)
+			}
+		case "profile", "client_keepalive_timeout", "time_scale":
+			err = fmt.Errorf("%s is read-only", field)
+		default:
+			err = fmt.Errorf("unknown field %q (want backend_idle_timeout, request_timeout, timeout_status, timeout_try_other_member or retry)", field)
+		}
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), field) {
+				err = fmt.Errorf("%s: %w", field, err)
+			}
+			return err
+		}
+	}
+	return g.Update(p)
+}

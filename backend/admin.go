@@ -2,10 +2,7 @@ package backend
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"strings"
 	"time"
 )
@@ -33,42 +30,25 @@ type FaultWindow struct {
 	Duration string `json:"duration"`
 }
 
-// AdminHandler serves the live-tuning API at /admin/config:
-//
-//	GET                 the tunables in force (JSON)
-//	PATCH, POST, PUT    change the fields given (a JSON object); 400 with
-//	                    {"error": "..."} for an unknown field or a bad value
-//
-// Durations are real-world; scale is the process's time scale (0 = 1).
-func (s *Server) AdminHandler(scale float64) http.Handler {
+// Settings returns the tunables in force, in real-world units at time
+// scale scale (0 = 1). The admin API (gwsim backend --admin-listen) serves
+// them at GET /admin/config.
+func (s *Server) Settings(scale float64) Tunables {
 	if scale <= 0 {
 		scale = 1
 	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("/admin/config", func(w http.ResponseWriter, r *http.Request) {
-		switch r.Method {
-		case http.MethodGet, http.MethodHead:
-		case http.MethodPatch, http.MethodPost, http.MethodPut:
-			if err := s.patch(r.Body, scale); err != nil {
-				writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
-				return
-			}
-		default:
-			w.Header().Set("Allow", "GET, PATCH, POST, PUT")
-			writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "method " + r.Method + " not allowed"})
-			return
-		}
-		writeJSON(w, http.StatusOK, s.tunables(scale))
-	})
-	return mux
+	return s.tunables(scale)
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
+// Tune applies the fields given (decoded from a JSON object, real-world
+// units at time scale scale) to the configuration in force, through
+// Update. An unknown field or a bad value is an error naming the field, and
+// nothing changes.
+func (s *Server) Tune(fields map[string]json.RawMessage, scale float64) error {
+	if scale <= 0 {
+		scale = 1
+	}
+	return s.patch(fields, scale)
 }
 
 func (s *Server) tunables(scale float64) Tunables {
@@ -83,15 +63,8 @@ func (s *Server) tunables(scale float64) Tunables {
 	return t
 }
 
-// patch applies a JSON object of tunables to the configuration in force.
-func (s *Server) patch(body io.Reader, scale float64) error {
-	raw := map[string]json.RawMessage{}
-	if err := json.NewDecoder(io.LimitReader(body, 1<<20)).Decode(&raw); err != nil {
-		return fmt.Errorf("body: want a JSON object of tunables: %v", err)
-	}
-	if len(raw) == 0 {
-		return errors.New("body: no field to change")
-	}
+// patch applies tunables to the configuration in force.
+func (s *Server) patch(raw map[string]json.RawMessage, scale float64) error {
 	cfg := s.now().cfg
 	dur := func(field string, v json.RawMessage) (time.Duration, error) {
 		var str string

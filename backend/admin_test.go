@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -85,24 +84,23 @@ func TestUpdateAppliesToNewIdlePeriodsAndKeepsInFlight(t *testing.T) {
 	}
 }
 
-func TestAdminHandler(t *testing.T) {
+func TestSettingsAndTune(t *testing.T) {
 	s, _ := serveFor(t, Config{KeepAliveTimeout: 50 * time.Millisecond, Close: CloseLinger})
-	h := s.AdminHandler(0.01)
-	do := func(method, body string) (int, map[string]any) {
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest(method, "/admin/config", strings.NewReader(body)))
-		var m map[string]any
-		if err := json.Unmarshal(rec.Body.Bytes(), &m); err != nil {
-			t.Fatalf("%s %s: not JSON: %s", method, body, rec.Body)
+	tune := func(body string) error {
+		fields := map[string]json.RawMessage{}
+		if err := json.Unmarshal([]byte(body), &fields); err != nil {
+			t.Fatal(err)
 		}
-		return rec.Code, m
+		return s.Tune(fields, 0.01)
 	}
-	if code, m := do("GET", ""); code != 200 || m["keepalive_timeout"] != "5s" || m["close"] != "linger" {
-		t.Fatalf("GET: %d %v (want the real-world 5s at time scale 0.01)", code, m)
+	if st := s.Settings(0.01); st.KeepAliveTimeout != "5s" || st.Close != "linger" {
+		t.Fatalf("settings %+v (want the real-world 5s at time scale 0.01)", st)
 	}
-	code, m := do("PATCH", `{"keepalive_timeout":"120s","close":"rst","faults":[{"kind":"hang","start_in":"10s","duration":"30s"}]}`)
-	if code != 200 || m["keepalive_timeout"] != "2m0s" || m["close"] != "rst" {
-		t.Fatalf("PATCH: %d %v", code, m)
+	if err := tune(`{"keepalive_timeout":"120s","close":"rst","faults":[{"kind":"hang","start_in":"10s","duration":"30s"}]}`); err != nil {
+		t.Fatal(err)
+	}
+	if st := s.Settings(0.01); st.KeepAliveTimeout != "2m0s" || st.Close != "rst" || len(st.Faults) != 1 {
+		t.Fatalf("settings after the change %+v", st)
 	}
 	cfg := s.Config()
 	if cfg.KeepAliveTimeout != 1200*time.Millisecond || cfg.Close != CloseRST || len(cfg.Faults) != 1 ||
@@ -110,24 +108,19 @@ func TestAdminHandler(t *testing.T) {
 		t.Fatalf("config in force %+v", cfg)
 	}
 	for body, want := range map[string]string{
-		`{"close":"slam"}`:            `close: unknown close style \"slam\"`,
-		`{"keepalive_timeout":5}`:     "keepalive_timeout: want a duration string",
-		`{"keepalive_timeout":"-1s"}`: "keepalive_timeout: bad duration",
-		`{"nope":1}`:                  `unknown field \"nope\"`,
-		`{"time_scale":1}`:            "time_scale is read-only",
-		`{}`:                          "no field to change",
+		`{"close":"slam"}`:                             `close: unknown close style "slam"`,
+		`{"keepalive_timeout":5}`:                      "keepalive_timeout: want a duration string",
+		`{"keepalive_timeout":"-1s"}`:                  "keepalive_timeout: bad duration",
+		`{"nope":1}`:                                   `unknown field "nope"`,
+		`{"time_scale":1}`:                             "time_scale is read-only",
+		`{"status":999}`:                               "Status",
 		`{"faults":[{"kind":"melt","duration":"1s"}]}`: "melt",
 	} {
-		code, m := do("PATCH", body)
-		if code != 400 || !strings.Contains(m["error"].(string), strings.ReplaceAll(want, `\"`, `"`)) {
-			t.Errorf("PATCH %s: %d %v, want 400 with %q", body, code, m, want)
+		if err := tune(body); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Tune(%s): %v, want an error with %q", body, err, want)
 		}
-	}
-	if code, _ := do("DELETE", ""); code != http.StatusMethodNotAllowed {
-		t.Errorf("DELETE: %d", code)
 	}
 	if s.Config().Close != CloseRST {
 		t.Error("a rejected change altered the config")
 	}
-
 }

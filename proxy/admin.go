@@ -2,10 +2,7 @@ package proxy
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"strings"
 	"time"
 )
@@ -23,42 +20,25 @@ type Tunables struct {
 	TimeScale               float64 `json:"time_scale"`               // read-only
 }
 
-// AdminHandler serves the live-tuning API at /admin/config:
-//
-//	GET                 the tunables in force (JSON)
-//	PATCH, POST, PUT    change the fields given (a JSON object); 400 with
-//	                    {"error": "..."} for an unknown field or a bad value
-//
-// Durations are real-world; scale is the process's time scale (0 = 1).
-func (g *Gateway) AdminHandler(scale float64) http.Handler {
+// Settings returns the tunables in force, in real-world units at time
+// scale scale (0 = 1). The admin API (gwsim proxy --admin-listen) serves
+// them at GET /admin/config.
+func (g *Gateway) Settings(scale float64) Tunables {
 	if scale <= 0 {
 		scale = 1
 	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("/admin/config", func(w http.ResponseWriter, r *http.Request) {
-		switch r.Method {
-		case http.MethodGet, http.MethodHead:
-		case http.MethodPatch, http.MethodPost, http.MethodPut:
-			if err := g.patch(r.Body, scale); err != nil {
-				writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
-				return
-			}
-		default:
-			w.Header().Set("Allow", "GET, PATCH, POST, PUT")
-			writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "method " + r.Method + " not allowed"})
-			return
-		}
-		writeJSON(w, http.StatusOK, g.tunables(scale))
-	})
-	return mux
+	return g.tunables(scale)
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
+// Tune applies the fields given (decoded from a JSON object, real-world
+// units at time scale scale) to the profile in force, through Update. An
+// unknown field or a bad value is an error naming the field, and nothing
+// changes.
+func (g *Gateway) Tune(fields map[string]json.RawMessage, scale float64) error {
+	if scale <= 0 {
+		scale = 1
+	}
+	return g.patch(fields, scale)
 }
 
 func (g *Gateway) tunables(scale float64) Tunables {
@@ -69,15 +49,8 @@ func (g *Gateway) tunables(scale float64) Tunables {
 		ClientKeepAlive: real(p.ClientKeepAlive), TimeScale: scale}
 }
 
-// patch applies a JSON object of tunables to the profile in force.
-func (g *Gateway) patch(body io.Reader, scale float64) error {
-	raw := map[string]json.RawMessage{}
-	if err := json.NewDecoder(io.LimitReader(body, 1<<20)).Decode(&raw); err != nil {
-		return fmt.Errorf("body: want a JSON object of tunables: %v", err)
-	}
-	if len(raw) == 0 {
-		return errors.New("body: no field to change")
-	}
+// patch applies tunables to the profile in force.
+func (g *Gateway) patch(raw map[string]json.RawMessage, scale float64) error {
 	p := g.Profile()
 	dur := func(field string, v json.RawMessage) (time.Duration, error) {
 		var str string

@@ -3,6 +3,7 @@ package proxy_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net"
@@ -400,5 +401,49 @@ gwsim_proxy_upstream_connections{profile="appgw-v2"} 0
 	}
 	if f := lines[0].ContextMap(); f["error_info"] != proxy.ErrorInfoNone || f["serverStatus"] != "200" {
 		t.Errorf("success line %v", f)
+	}
+}
+
+// TestGatewayTune: a live change of the backend idle timeout and retry
+// policy reaches the pool and the gauge; a bad value changes nothing.
+func TestGatewayTune(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	gw, err := proxy.New(proxy.Config{Profile: profile(t, "appgw-v2").Scaled(0.01), Backends: []string{"127.0.0.1:1"}}, nil, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fields := map[string]json.RawMessage{"backend_idle_timeout": json.RawMessage(`"30s"`), "retry": json.RawMessage(`"idempotent"`)}
+	if err := gw.Tune(fields, 0.01); err != nil {
+		t.Fatal(err)
+	}
+	if gw.Pool().IdleTimeout() != 300*time.Millisecond || gw.Profile().Retry != proxy.RetryIdempotent {
+		t.Fatalf("pool idle %s, retry %s", gw.Pool().IdleTimeout(), gw.Profile().Retry)
+	}
+	if st := gw.Settings(0.01); st.BackendIdleTimeout != "30s" || st.ClientKeepAlive != "1m15s" {
+		t.Fatalf("settings %+v", st)
+	}
+	want := `
+# HELP gwsim_proxy_backend_idle_timeout_seconds The backend idle timeout in force, in wall seconds (0 = no limit).
+# TYPE gwsim_proxy_backend_idle_timeout_seconds gauge
+gwsim_proxy_backend_idle_timeout_seconds{profile="appgw-v2"} 0.3
+# HELP gwsim_proxy_config_changes_total Live configuration changes applied through the admin API (dashboards show them as annotations).
+# TYPE gwsim_proxy_config_changes_total counter
+gwsim_proxy_config_changes_total{profile="appgw-v2"} 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "gwsim_proxy_backend_idle_timeout_seconds", "gwsim_proxy_config_changes_total"); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []map[string]json.RawMessage{
+		{"retry": json.RawMessage(`"always"`)},
+		{"backend_idle_timeout": json.RawMessage(`"soon"`)},
+		{"client_keepalive_timeout": json.RawMessage(`"1s"`)},
+		{"bogus": json.RawMessage(`1`)},
+	} {
+		if err := gw.Tune(bad, 1); err == nil {
+			t.Errorf("Tune(%v) accepted", bad)
+		}
+	}
+	if gw.Profile().Retry != proxy.RetryIdempotent {
+		t.Error("a rejected change altered the profile")
 	}
 }

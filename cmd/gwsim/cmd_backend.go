@@ -119,7 +119,7 @@ defaults; flags override them. --time-scale multiplies every duration.`,
 			return exitRuntime
 		}
 	}
-	if err := startAdmin(ctx, *adminListen, ln.Addr().String(), reg, srv.AdminHandler(*scale), log); err != nil {
+	if err := startAdmin(ctx, *adminListen, ln.Addr().String(), reg, adminHandler(srv, *scale), log); err != nil {
 		fmt.Fprintf(stderr, "gwsim backend: %v\n", err)
 		return exitRuntime
 	}

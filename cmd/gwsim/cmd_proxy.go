@@ -118,7 +118,7 @@ latency excepted). A flag overrides the profile's value.`,
 			return exitRuntime
 		}
 	}
-	if err := startAdmin(ctx, *adminListen, ln.Addr().String(), reg, gw.AdminHandler(*scale), log); err != nil {
+	if err := startAdmin(ctx, *adminListen, ln.Addr().String(), reg, adminHandler(gw, *scale), log); err != nil {
 		fmt.Fprintf(stderr, "gwsim proxy: %v\n", err)
 		return exitRuntime
 	}

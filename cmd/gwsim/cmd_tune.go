@@ -22,7 +22,7 @@ afterwards; nothing in flight is dropped. With no change flag, prints the
 settings in force.`,
 		`  gwsim tune --backend http://127.0.0.1:9081 --keepalive-timeout 120s
   gwsim tune --backend http://127.0.0.1:9081 --fault hang:10s:30s      # a hang starting in 10 s
-  gwsim tune --gateway http://127.0.0.1:9080 --backend-idle-timeout 30s --retry idempotent
+  gwsim tune --gateway http://127.0.0.1:9080 --backend-idle-timeout 4s --retry idempotent
   gwsim tune --gateway http://127.0.0.1:9080                            # print the settings in force
 `)
 	fs := c.fs

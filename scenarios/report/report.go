@@ -105,9 +105,8 @@ func Why(r *scenarios.Result) []string {
 		out = append(out, "why: "+r.Scenario.Why)
 	}
 	ka, gi := keepAlive(r), gatewayIdle(r)
-	races := r.Causes[proxy.CauseKeepaliveRace]
 	switch {
-	case races > 0 || len(r.Gateway.Races()) > 0:
+	case r.Analysis != nil && hasRace(r.Analysis):
 		out = append(out, raceLine(r))
 	case len(r.Causes) > 0:
 		// the failures below say what happened
@@ -142,12 +141,14 @@ func Why(r *scenarios.Result) []string {
 }
 
 func raceLine(r *scenarios.Result) string {
-	races := r.Gateway.Races()
-	idle := make([]time.Duration, 0, len(races))
+	var idle []time.Duration
 	retried := 0
-	for _, s := range races {
-		idle = append(idle, s.IdleFor)
-		if s.Retried {
+	for _, x := range r.Analysis.Explanations {
+		if x.Cause != proxy.CauseKeepaliveRace {
+			continue
+		}
+		idle = append(idle, x.Idle)
+		if x.Retried {
 			retried++
 		}
 	}
@@ -165,7 +166,16 @@ func raceLine(r *scenarios.Result) string {
 		ka = fmt.Sprintf("its %s keep-alive (%s at time scale %g)", human(k), keepAlive(r), r.TimeScale)
 	}
 	return fmt.Sprintf("%d × keepalive-race%s: the gateway sent a request on a pooled connection idle %s (median; %s to %s) (gateway's clock) just as the backend closed it at %s; gateway idle limit %s; %s",
-		len(races), hidden, human(idle[len(idle)/2]), human(idle[0]), human(idle[len(idle)-1]), ka, gatewayIdle(r), first)
+		len(idle), hidden, human(idle[len(idle)/2]), human(idle[0]), human(idle[len(idle)-1]), ka, gatewayIdle(r), first)
+}
+
+func hasRace(a *scenarios.Analysis) bool {
+	for _, x := range a.Explanations {
+		if x.Cause == proxy.CauseKeepaliveRace {
+			return true
+		}
+	}
+	return false
 }
 
 func kinds(m map[string]int64) string {
@@ -223,41 +233,31 @@ type ScenarioJSON struct {
 	First502Seconds         *float64                    `json:"first_502_seconds"`
 	Retries                 int64                       `json:"retries"`
 	StatusByMethod          map[string]map[string]int64 `json:"status_by_method"`
-	FailedExchanges         []FailureJSON               `json:"failed_exchanges"`
 	CauseDetail             map[string]int64            `json:"cause_detail"` // cause/subkind, e.g. keepalive-race/linger
-	Explanations            []ExplanationJSON           `json:"explanations"` // the first 10 failures' stories
+	Explanations            []ExplanationJSON           `json:"explanations"` // every failure (the first 200), visible ones first, then those a retry hid
 	Verdict                 string                      `json:"verdict"`
 }
 
 // ExplanationJSON is one explained failure.
 type ExplanationJSON struct {
-	Cause        string   `json:"cause"`
-	Subkind      string   `json:"subkind,omitempty"`
-	Status       int      `json:"status,omitempty"`
-	ClientError  string   `json:"client_error,omitempty"`
-	Method       string   `json:"method,omitempty"`
-	Retried      bool     `json:"retried,omitempty"`
-	GatewayConn  uint64   `json:"gateway_conn,omitempty"`
-	BackendConn  uint64   `json:"backend_conn,omitempty"`
-	Local        string   `json:"local,omitempty"`
-	Remote       string   `json:"remote,omitempty"`
-	IdleSeconds  float64  `json:"idle_seconds"`
-	ClosedFirst  string   `json:"closed_first,omitempty"`
-	DeltaSeconds *float64 `json:"delta_seconds,omitempty"` // request write minus the backend's close
-	Story        string   `json:"story"`
-}
-
-// FailureJSON is one failed backend exchange (the first 200).
-type FailureJSON struct {
-	Cause           string  `json:"cause"`
-	ConnID          uint64  `json:"conn_id"`
-	Method          string  `json:"method"`
-	IdleSeconds     float64 `json:"idle_seconds"`      // as measured (scaled time)
-	ConnAgeSeconds  float64 `json:"conn_age_seconds"`  // as measured
-	ConnRequests    int     `json:"conn_requests"`     // exchanges on the connection, this one included
-	FailAfterMillis float64 `json:"fail_after_millis"` // from the write to the failure
-	Error           string  `json:"error"`
-	Retried         bool    `json:"retried"`
+	Cause           string   `json:"cause"`
+	Subkind         string   `json:"subkind,omitempty"`
+	Status          int      `json:"status,omitempty"`
+	ClientError     string   `json:"client_error,omitempty"`
+	Method          string   `json:"method,omitempty"`
+	Retried         bool     `json:"retried,omitempty"`
+	GatewayConn     uint64   `json:"gateway_conn,omitempty"`
+	BackendConn     uint64   `json:"backend_conn,omitempty"`
+	Local           string   `json:"local,omitempty"`
+	Remote          string   `json:"remote,omitempty"`
+	IdleSeconds     float64  `json:"idle_seconds"`               // idle age when reused (measured, scaled time)
+	ConnAgeSeconds  float64  `json:"conn_age_seconds,omitempty"` // measured
+	Requests        int      `json:"requests,omitempty"`         // exchanges on the connection, this one included
+	ClosedFirst     string   `json:"closed_first,omitempty"`
+	DeltaSeconds    *float64 `json:"delta_seconds,omitempty"`     // request write minus the backend's close
+	FailAfterMillis float64  `json:"fail_after_millis,omitempty"` // from the write to the EOF or reset
+	Error           string   `json:"error,omitempty"`
+	Story           string   `json:"story"`
 }
 
 // JSON writes the document for results.
@@ -278,7 +278,7 @@ func scenarioJSON(r *scenarios.Result) ScenarioJSON {
 		Status: map[string]int64{}, Causes: map[string]int64{}, ClientErrors: map[string]int64{},
 		WallSeconds: r.Wall.Seconds(), Failures: r.Failures, Gateway: r.Profile.Name, TimeScale: r.TimeScale,
 		LinkLatencySeconds: r.LinkLatency.Seconds(), Retries: r.Retries,
-		StatusByMethod: map[string]map[string]int64{}, FailedExchanges: []FailureJSON{},
+		StatusByMethod: map[string]map[string]int64{}, Explanations: []ExplanationJSON{},
 	}
 	if r.Err != nil {
 		s.Error = r.Err.Error()
@@ -316,26 +316,24 @@ func scenarioJSON(r *scenarios.Result) ScenarioJSON {
 			s.CauseDetail[k] = v
 		}
 		s.Verdict = a.Verdict()
-		s.Explanations = []ExplanationJSON{}
 		for i := range a.Explanations {
-			if i == 10 {
+			if i == 200 {
 				break
 			}
 			x := &a.Explanations[i]
 			ej := ExplanationJSON{Cause: x.Cause, Subkind: x.Subkind, Status: x.Status, ClientError: x.ClientErr,
 				Method: x.Method, Retried: x.Retried, GatewayConn: x.GatewayConn, BackendConn: x.BackendConn,
-				Local: x.Local, Remote: x.Remote, IdleSeconds: x.Idle.Seconds(), ClosedFirst: x.ClosedFirst, Story: x.Story(a.Start)}
+				Local: x.Local, Remote: x.Remote, IdleSeconds: x.Idle.Seconds(), ConnAgeSeconds: x.ConnAge.Seconds(),
+				Requests: x.Requests, ClosedFirst: x.ClosedFirst, Error: x.Err, Story: x.Story(a.Start)}
+			if !x.WriteAt.IsZero() && !x.FailAt.IsZero() {
+				ej.FailAfterMillis = float64(x.FailAt.Sub(x.WriteAt)) / 1e6
+			}
 			if x.HasDelta {
 				d := x.Delta.Seconds()
 				ej.DeltaSeconds = &d
 			}
 			s.Explanations = append(s.Explanations, ej)
 		}
-	}
-	for _, x := range r.Gateway.Failures {
-		s.FailedExchanges = append(s.FailedExchanges, FailureJSON{Cause: x.Cause, ConnID: x.ConnID, Method: x.Method, IdleSeconds: x.IdleFor.Seconds(),
-			ConnAgeSeconds: x.ConnAge.Seconds(), ConnRequests: x.ConnRequests,
-			FailAfterMillis: float64(x.Elapsed) / 1e6, Error: x.Err, Retried: x.Retried})
 	}
 	return s
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"strings"
 	"time"
 
@@ -95,31 +94,19 @@ defaults; flags override them. --time-scale multiplies every duration.`,
 		return usage(err.Error())
 	}
 	reg := newRegistry()
-	if *eventsFile != "" {
-		j, err := openJournal(*eventsFile)
-		if err != nil {
-			fmt.Fprintf(stderr, "gwsim backend: %v\n", err)
-			return exitRuntime
-		}
-		defer j.Close()
-		cfg.Events = j.Sink()
+	events, closeEvents, err := openEvents(*eventsFile)
+	if err != nil {
+		fmt.Fprintf(stderr, "gwsim backend: %v\n", err)
+		return exitRuntime
 	}
+	defer closeEvents()
+	cfg.Events = events
 	srv, err := backend.New(cfg, log, reg)
 	if err != nil {
 		return usage(err.Error())
 	}
-	ln, err := net.Listen("tcp", *listen)
+	ln, err := bindServer(ctx, *listen, *metricsListen, *adminListen, reg, adminHandler(srv, *scale), log)
 	if err != nil {
-		fmt.Fprintf(stderr, "gwsim backend: listen %s: %v\n", *listen, err)
-		return exitRuntime
-	}
-	if *metricsListen != "" {
-		if err := serveMetrics(ctx, *metricsListen, reg, log); err != nil {
-			fmt.Fprintf(stderr, "gwsim backend: %v\n", err)
-			return exitRuntime
-		}
-	}
-	if err := startAdmin(ctx, *adminListen, ln.Addr().String(), reg, adminHandler(srv, *scale), log); err != nil {
 		fmt.Fprintf(stderr, "gwsim backend: %v\n", err)
 		return exitRuntime
 	}

@@ -82,16 +82,13 @@ requests stepped across a range around a timeout: the race's shape).`,
 			return exitRuntime
 		}
 	}
-	pcfg := proxy.PoolConfig{IdleTimeout: *clientIdle, MaxConnsPerHost: *maxConns, LinkLatency: *linkLatency}
-	if *eventsFile != "" {
-		j, err := openJournal(*eventsFile)
-		if err != nil {
-			fmt.Fprintf(stderr, "gwsim load: %v\n", err)
-			return exitRuntime
-		}
-		defer j.Close()
-		pcfg.Events = j.Sink()
+	events, closeEvents, err := openEvents(*eventsFile)
+	if err != nil {
+		fmt.Fprintf(stderr, "gwsim load: %v\n", err)
+		return exitRuntime
 	}
+	defer closeEvents()
+	pcfg := proxy.PoolConfig{IdleTimeout: *clientIdle, MaxConnsPerHost: *maxConns, LinkLatency: *linkLatency, Events: events}
 	pool := proxy.NewPool(pcfg)
 	defer pool.Close()
 	res, err := load.Run(ctx, cfg, pool, m)

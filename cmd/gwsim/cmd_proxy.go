@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 
 	"go.uber.org/zap"
 
@@ -94,31 +93,19 @@ latency excepted). A flag overrides the profile's value.`,
 	reg := newRegistry()
 	cfg := proxy.Config{Profile: p.Scaled(*scale), Backends: members, LinkLatency: *linkLatency,
 		MaxConnsPerMember: *maxConns, RaceWindow: *raceWindow, TimeScale: *scale}
-	if *eventsFile != "" {
-		j, err := openJournal(*eventsFile)
-		if err != nil {
-			fmt.Fprintf(stderr, "gwsim proxy: %v\n", err)
-			return exitRuntime
-		}
-		defer j.Close()
-		cfg.Events = j.Sink()
+	events, closeEvents, err := openEvents(*eventsFile)
+	if err != nil {
+		fmt.Fprintf(stderr, "gwsim proxy: %v\n", err)
+		return exitRuntime
 	}
+	defer closeEvents()
+	cfg.Events = events
 	gw, err := proxy.New(cfg, log, reg)
 	if err != nil {
 		return usage(err.Error())
 	}
-	ln, err := net.Listen("tcp", *listen)
+	ln, err := bindServer(ctx, *listen, *metricsListen, *adminListen, reg, adminHandler(gw, *scale), log)
 	if err != nil {
-		fmt.Fprintf(stderr, "gwsim proxy: listen %s: %v\n", *listen, err)
-		return exitRuntime
-	}
-	if *metricsListen != "" {
-		if err := serveMetrics(ctx, *metricsListen, reg, log); err != nil {
-			fmt.Fprintf(stderr, "gwsim proxy: %v\n", err)
-			return exitRuntime
-		}
-	}
-	if err := startAdmin(ctx, *adminListen, ln.Addr().String(), reg, adminHandler(gw, *scale), log); err != nil {
 		fmt.Fprintf(stderr, "gwsim proxy: %v\n", err)
 		return exitRuntime
 	}

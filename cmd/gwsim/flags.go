@@ -17,6 +17,8 @@ import (
 	"github.com/spf13/pflag"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+
+	"github.com/gwsim/gwsim/scenarios/event"
 )
 
 // command is a subcommand's flag set and usage text.
@@ -155,6 +157,39 @@ func startAdmin(ctx context.Context, flagValue, listen string, reg *prometheus.R
 		return fmt.Errorf("--admin-listen: %w", err)
 	}
 	return nil
+}
+
+// bindServer binds what a standalone actor serves: its --listen address,
+// then --metrics-listen and the admin API beside it.
+func bindServer(ctx context.Context, listen, metricsListen, adminListen string, reg *prometheus.Registry, admin http.Handler, log *zap.Logger) (net.Listener, error) {
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w", listen, err)
+	}
+	if metricsListen != "" {
+		if err := serveMetrics(ctx, metricsListen, reg, log); err != nil {
+			ln.Close()
+			return nil, err
+		}
+	}
+	if err := startAdmin(ctx, adminListen, ln.Addr().String(), reg, admin, log); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	return ln, nil
+}
+
+// openEvents opens the --events journal at path ("" = none). The returned
+// close flushes and closes it.
+func openEvents(path string) (event.Sink, func() error, error) {
+	if path == "" {
+		return nil, func() error { return nil }, nil
+	}
+	j, err := openJournal(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	return j.Sink(), j.Close, nil
 }
 
 // checkScale validates a --time-scale value.

@@ -447,3 +447,59 @@ gwsim_proxy_config_changes_total{profile="appgw-v2"} 1
 		t.Error("a rejected change altered the profile")
 	}
 }
+
+// rawBackend answers every connection with reply after reading the
+// request head, then closes.
+func rawBackend(t *testing.T, reply string) string {
+	t.Helper()
+	ln := loopbackListener(t)
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				buf := make([]byte, 4096)
+				_, _ = c.Read(buf)
+				_, _ = io.WriteString(c, reply)
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// TestGatewayBadBackendResponses: a response that does not parse is a 502
+// backend-malformed-response; a body cut short after the head cuts the
+// client connection (the status already went out) and is logged as
+// backend-reset-mid-request.
+func TestGatewayBadBackendResponses(t *testing.T) {
+	garbage := rawBackend(t, "SMTP ready\r\n\r\n")
+	gw, url := runGateway(t, proxy.Config{Profile: profile(t, "appgw-v2"), Backends: []string{garbage}}, nil, nil)
+	client := proxy.NewPool(proxy.PoolConfig{})
+	defer client.Close()
+	if code, _ := send(t, client, "GET", url, nil); code != 502 {
+		t.Fatalf("garbage response: %d, want 502", code)
+	}
+	if c := gw.Stats().Causes; c[proxy.CauseBackendMalformed] != 1 {
+		t.Fatalf("causes %v, want backend-malformed-response", c)
+	}
+
+	short := rawBackend(t, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly part")
+	gw, url = runGateway(t, proxy.Config{Profile: profile(t, "appgw-v2"), Backends: []string{short}}, nil, nil)
+	req, _ := http.NewRequest("GET", url, nil)
+	// The gateway aborts the client connection: the client sees a broken
+	// body, or nothing at all when the head was still in the gateway's
+	// write buffer.
+	resp, err := client.RoundTrip(req)
+	if err == nil {
+		_, err = io.ReadAll(resp.Body)
+		resp.Body.Close()
+	}
+	if err == nil {
+		t.Fatalf("short body: the client got a complete response %d", resp.StatusCode)
+	}
+	waitFor(t, "the exchange to be counted", func() bool { return gw.Stats().Causes[proxy.CauseBackendResetMidRequest] == 1 })
+}

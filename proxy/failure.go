@@ -77,7 +77,7 @@ func classify(p Profile, err error, clientGone bool, raceWindow time.Duration) F
 	case rt.ResponseStarted && !isConnClosed(err):
 		return Failure{Status: http.StatusBadGateway, ErrorInfo: ErrorInfoClosedConnection, Cause: CauseBackendMalformed}
 	case rt.Reused && !rt.ResponseStarted && rt.Elapsed <= raceWindow:
-		return Failure{Status: http.StatusBadGateway, ErrorInfo: ErrorInfoClosedConnection, Cause: CauseKeepaliveRace}
+		return Failure{Status: p.raceStatus(), ErrorInfo: ErrorInfoClosedConnection, Cause: CauseKeepaliveRace}
 	}
 	return Failure{Status: http.StatusBadGateway, ErrorInfo: ErrorInfoClosedConnection, Cause: CauseBackendResetMidRequest}
 }

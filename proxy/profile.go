@@ -82,42 +82,32 @@ type Profile struct {
 	Retry RetryPolicy
 	// PoolOrder is the reuse order of idle backend connections.
 	PoolOrder PoolOrder
+	// RaceStatus is the status sent when a reused backend connection was
+	// closed by the backend as the request went out (the keep-alive race);
+	// 0 = 502. Envoy answers 503 (UC), AWS CLB 504.
+	RaceStatus int
 }
 
-// profiles holds the built-in gateway profiles. Values and sources:
-// ../shared/FACTS.md (Application Gateway FAQ, "Troubleshooting bad gateway
-// errors", HTTP response codes, monitoring data reference).
-var profiles = map[string]Profile{
-	"appgw-v1": {
-		Name:            "appgw-v1",
-		ClientKeepAlive: 120 * time.Second, // Application Gateway FAQ: keep-alive timeout V1 120 s
-		// No fixed backend idle limit for V1 (seed article: set the backend
-		// to ~300 s or turn keep-alive off). Modelled as none.
-		BackendIdleTimeout: 0,
-		RequestTimeout:     20 * time.Second,      // HTTP settings request time-out default 20 s (troubleshooting-502)
-		TimeoutStatus:      http.StatusBadGateway, // V1 returns 502 on request time-out (troubleshooting-502)
-		ClientClosedStatus: 0,                     // V1 logs 0 when the client closed first (http-response-codes)
-		Retry:              RetryNone,             // not documented; modelled as none
-		PoolOrder:          LIFO,                  // not documented; assumption
-	},
-	"appgw-v2": {
-		Name:                    "appgw-v2",
-		ClientKeepAlive:         75 * time.Second,          // Application Gateway FAQ: V2 75 s (newer wording says 120 s: use --client-keepalive-timeout)
-		BackendIdleTimeout:      60 * time.Second,          // seed article; azure-docs issue 119580 (not in Microsoft docs)
-		RequestTimeout:          20 * time.Second,          // HTTP settings request time-out default 20 s
-		TimeoutStatus:           http.StatusGatewayTimeout, // V2: tried on a second member, then 504 (http-response-codes)
-		TimeoutTriesOtherMember: true,
-		ClientClosedStatus:      499,       // V2 logs 499 ERRORINFO_CLIENT_CLOSED_REQUEST
-		Retry:                   RetryNone, // not documented; modelled as none
-		PoolOrder:               LIFO,      // not documented; assumption
-	},
+// raceStatus is the status answered for the keep-alive race.
+func (p Profile) raceStatus() int {
+	if p.RaceStatus == 0 {
+		return http.StatusBadGateway
+	}
+	return p.RaceStatus
 }
 
-// LookupProfile returns the built-in profile name.
+// LookupProfile returns the built-in profile (preset) name; see
+// presets.go for the values and their sources.
 func LookupProfile(name string) (Profile, error) {
 	p, ok := profiles[name]
 	if !ok {
-		return Profile{}, fmt.Errorf("unknown gateway profile %q (want %s)", name, strings.Join(ProfileNames(), " or "))
+		var others []string
+		for _, n := range ProfileNames() {
+			if !strings.HasPrefix(n, "appgw-") {
+				others = append(others, n)
+			}
+		}
+		return Profile{}, fmt.Errorf("unknown gateway profile %q (want appgw-v1 or appgw-v2 for Application Gateway, or %s)", name, strings.Join(others, ", "))
 	}
 	return p, nil
 }
@@ -138,15 +128,24 @@ func (p Profile) Scaled(f float64) Profile {
 	if f <= 0 || f == 1 {
 		return p
 	}
-	p.ClientKeepAlive = ScaleDuration(p.ClientKeepAlive, f)
-	p.BackendIdleTimeout = ScaleDuration(p.BackendIdleTimeout, f)
-	p.RequestTimeout = ScaleDuration(p.RequestTimeout, f)
+	p.ClientKeepAlive = scalePositive(p.ClientKeepAlive, f)
+	p.BackendIdleTimeout = scalePositive(p.BackendIdleTimeout, f)
+	p.RequestTimeout = scalePositive(p.RequestTimeout, f)
 	return p
 }
 
 // ScaleDuration multiplies d by f.
 func ScaleDuration(d time.Duration, f float64) time.Duration {
 	return time.Duration(float64(d) * f)
+}
+
+// scalePositive scales d, keeping a positive duration at least 1 ns (a
+// scaled limit never turns into "no limit").
+func scalePositive(d time.Duration, f float64) time.Duration {
+	if d <= 0 {
+		return d
+	}
+	return max(ScaleDuration(d, f), 1)
 }
 
 // Validate checks the profile's values.
@@ -160,6 +159,8 @@ func (p Profile) Validate() error {
 		return fmt.Errorf("request timeout must be > 0, got %s", p.RequestTimeout)
 	case p.TimeoutStatus < 100 || p.TimeoutStatus > 599:
 		return fmt.Errorf("timeout status must be 100..599, got %d", p.TimeoutStatus)
+	case p.RaceStatus != 0 && (p.RaceStatus < 100 || p.RaceStatus > 599):
+		return fmt.Errorf("race status must be 100..599, got %d", p.RaceStatus)
 	}
 	if _, err := ParseRetryPolicy(string(p.Retry)); err != nil {
 		return err

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
+	"math"
 	"strings"
 	"time"
 
@@ -20,11 +20,15 @@ import (
 // between them, a client and a load, and what must come out. Durations are
 // real-world values, multiplied by TimeScale when run, except link
 // latencies and the gap offsets of a sweep, which are physical.
+//
+// The YAML schema is strict: an unknown key, a wrong type, a bad duration
+// or an impossible combination is an error naming the file, the line and
+// the field (see Parse). Defaults are applied in one place, applyDefaults.
 type Scenario struct {
 	Name        string  `yaml:"name"`
 	Description string  `yaml:"description"`
 	Why         string  `yaml:"why"`        // one line shown under the table
-	TimeScale   float64 `yaml:"time_scale"` // 0 = 1
+	TimeScale   float64 `yaml:"time_scale"` // 0 < f <= 1; default 1
 	Gateway     Gateway `yaml:"gateway"`
 	Backend     Backend `yaml:"backend"`
 	Link        Link    `yaml:"link"`
@@ -32,27 +36,38 @@ type Scenario struct {
 	Load        Load    `yaml:"load"`
 	Expect      Expect  `yaml:"expect"`
 	file        string  // where it was read from
+	src         []byte  // its YAML, for the matrix to vary
+	pos         *positions
 }
 
-// Gateway selects a gateway profile and overrides its values.
+// Gateway selects a gateway preset (proxy.ProfileNames) and overrides its
+// values. Every field but the preset is optional: absent means the preset's.
 type Gateway struct {
-	Profile                string    `yaml:"profile"` // "" = appgw-v2
+	Preset  string `yaml:"preset"`  // default appgw-v2
+	Profile string `yaml:"profile"` // the older name of preset; give one of the two
+	// BackendIdleTimeout closes idle backend connections; 0 = no limit (V1).
 	BackendIdleTimeout     *Duration `yaml:"backend_idle_timeout"`
 	ClientKeepaliveTimeout *Duration `yaml:"client_keepalive_timeout"`
 	RequestTimeout         *Duration `yaml:"request_timeout"`
-	Retry                  string    `yaml:"retry"`
-	PoolOrder              string    `yaml:"pool_order"`
-	Members                int       `yaml:"members"` // backend members; 0 = 1
+	Retry                  string    `yaml:"retry"`      // none, idempotent, reset-before-request
+	PoolOrder              string    `yaml:"pool_order"` // lifo, fifo
+	Members                int       `yaml:"members"`    // backend members, 1..16; default 1
+	// RaceStatus is the status answered when a reused connection met the
+	// keep-alive race (502; Envoy 503, AWS CLB 504).
+	RaceStatus              int   `yaml:"race_status"`
+	TimeoutStatus           int   `yaml:"timeout_status"`
+	TimeoutTriesOtherMember *bool `yaml:"timeout_tries_other_member"`
 }
 
-// Backend selects a backend preset and overrides its values; every member
-// is configured alike.
+// Backend selects a backend preset (backend.PresetNames) and overrides its
+// values; every member is configured alike.
 type Backend struct {
-	Preset               string    `yaml:"preset"` // "" = none: the fields alone
+	Preset               string    `yaml:"preset"` // "" = none: the fields alone (keep-alive off unless set)
 	KeepaliveTimeout     *Duration `yaml:"keepalive_timeout"`
+	AdvertisedKeepalive  *Duration `yaml:"advertised_keepalive"` // Keep-Alive: timeout= value; default the real one
 	KeepaliveOff         bool      `yaml:"keepalive_off"`
 	MaxKeepaliveRequests *int      `yaml:"max_keepalive_requests"`
-	Close                string    `yaml:"close"`
+	Close                string    `yaml:"close"` // fin, rst, linger
 	RaceTrap             bool      `yaml:"race_trap"`
 	Delay                *Duration `yaml:"delay"`
 	Status               int       `yaml:"status"`
@@ -70,30 +85,87 @@ type Fault struct {
 // Link is the gateway↔backend network.
 type Link struct {
 	Latency *Duration `yaml:"latency"` // one way, physical; default 500µs
+	// Jitter is reserved: the link adds no jitter yet, so any value but 0
+	// is refused rather than silently ignored.
+	Jitter Duration `yaml:"jitter"`
 }
 
 // Client is the load driver's own connection behaviour.
 type Client struct {
 	IdleTimeout *Duration `yaml:"idle_timeout"` // client pool idle limit; default 90 s
 	Latency     Duration  `yaml:"latency"`      // one-way client↔gateway latency, physical
+	// Methods is the method mix as weights, {GET: 3, POST: 1}; only GET and
+	// POST. The same as load.post_ratio; give one of the two.
+	Methods map[string]float64 `yaml:"methods"`
 }
 
 // Load shapes the traffic.
 type Load struct {
-	Pattern   string   `yaml:"pattern"`
-	Workers   int      `yaml:"workers"`
-	Think     Duration `yaml:"think"`
-	Rate      float64  `yaml:"rate"` // requests per wall second (not scaled)
-	Duration  Duration `yaml:"duration"`
-	Requests  int      `yaml:"requests"`
-	Seed      int64    `yaml:"seed"`
-	GapAround Duration `yaml:"gap_around"` // gap-sweep centre, scaled
-	GapFrom   Duration `yaml:"gap_from"`   // offsets from the centre, physical
-	GapTo     Duration `yaml:"gap_to"`
-	GapStep   Duration `yaml:"gap_step"`
-	Passes    int      `yaml:"passes"`
-	PostRatio float64  `yaml:"post_ratio"`
-	BodySize  int      `yaml:"body_size"`
+	Pattern     string   `yaml:"pattern"`     // closed (default), constant, poisson, gap-sweep
+	Workers     int      `yaml:"workers"`     // closed loop
+	Connections int      `yaml:"connections"` // closed loop: the same as workers
+	Think       Duration `yaml:"think"`
+	Rate        float64  `yaml:"rate"` // requests per wall second (not scaled)
+	Duration    Duration `yaml:"duration"`
+	Requests    int      `yaml:"requests"`
+	Seed        int64    `yaml:"seed"`
+	GapAround   Duration `yaml:"gap_around"` // gap-sweep centre, scaled
+	GapFrom     Duration `yaml:"gap_from"`   // offsets from the centre, physical
+	GapTo       Duration `yaml:"gap_to"`
+	GapStep     Duration `yaml:"gap_step"`
+	Passes      int      `yaml:"passes"`
+	PostRatio   float64  `yaml:"post_ratio"`
+	BodySize    int      `yaml:"body_size"`
+}
+
+// Defaults of the schema, applied by applyDefaults and nowhere else.
+const (
+	DefaultGateway     = "appgw-v2"
+	DefaultLinkLatency = 500 * time.Microsecond
+	DefaultClientIdle  = 90 * time.Second
+	DefaultMembers     = 1
+	DefaultPattern     = load.PatternClosed
+	DefaultTimeScale   = 1.0
+)
+
+// applyDefaults fills every field a file may leave out.
+func (s *Scenario) applyDefaults() {
+	if s.TimeScale == 0 {
+		s.TimeScale = DefaultTimeScale
+	}
+	g := &s.Gateway
+	if g.Preset == "" {
+		g.Preset = g.Profile
+	}
+	if g.Preset == "" {
+		g.Preset = DefaultGateway
+	}
+	if g.Members == 0 {
+		g.Members = DefaultMembers
+	}
+	if s.Link.Latency == nil {
+		d := Duration(DefaultLinkLatency)
+		s.Link.Latency = &d
+	}
+	if s.Client.IdleTimeout == nil {
+		d := Duration(DefaultClientIdle)
+		s.Client.IdleTimeout = &d
+	}
+	if s.Load.Pattern == "" {
+		s.Load.Pattern = string(DefaultPattern)
+	}
+	if s.Load.Connections > 0 && s.Load.Workers == 0 {
+		s.Load.Workers = s.Load.Connections
+	}
+	if len(s.Client.Methods) > 0 && s.Load.PostRatio == 0 {
+		post, total := s.Client.Methods["POST"], 0.0
+		for _, w := range s.Client.Methods {
+			total += w
+		}
+		if total > 0 {
+			s.Load.PostRatio = post / total
+		}
+	}
 }
 
 // Duration is a Go duration string in YAML ("5s", "500us").
@@ -101,13 +173,12 @@ type Duration time.Duration
 
 // UnmarshalYAML parses a Go duration.
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	var s string
-	if err := n.Decode(&s); err != nil {
-		return fmt.Errorf("line %d: want a duration like 5s, got %q", n.Line, n.Value)
+	if n.Kind != yaml.ScalarNode {
+		return &valueError{line: n.Line, col: n.Column, msg: "want a duration like 5s or 500us"}
 	}
-	v, err := time.ParseDuration(s)
+	v, err := time.ParseDuration(n.Value)
 	if err != nil {
-		return fmt.Errorf("line %d: bad duration %q: want a Go duration like 5s or 500us", n.Line, s)
+		return &valueError{line: n.Line, col: n.Column, msg: fmt.Sprintf("bad duration %q: want a Go duration like 5s or 500us", n.Value)}
 	}
 	*d = Duration(v)
 	return nil
@@ -123,49 +194,117 @@ func (d *Duration) or(def time.Duration) time.Duration {
 	return time.Duration(*d)
 }
 
-// Parse reads one scenario from YAML. Unknown keys and wrong types are
-// errors naming file and line.
+// valueError is a custom unmarshaler's complaint about one value; Parse
+// names the field it belongs to.
+type valueError struct {
+	line, col int
+	msg       string
+	bare      bool // msg names the field itself
+}
+
+func (e *valueError) Error() string { return fmt.Sprintf("line %d: %s", e.line, e.msg) }
+
+// fieldError is a validation error about a field (a dotted path such as
+// gateway.retry); Parse adds the file and the line.
+type fieldError struct {
+	field string
+	msg   string
+}
+
+func (e *fieldError) Error() string { return e.field + ": " + e.msg }
+
+func ferr(field, format string, args ...any) error {
+	return &fieldError{field: field, msg: fmt.Sprintf(format, args...)}
+}
+
+// Parse reads one scenario from YAML. Unknown keys, wrong types, bad
+// durations and impossible combinations are one-line errors naming file,
+// line and field: "f.yaml: line 4: gateway.retry: unknown retry policy ...".
 func Parse(file string, data []byte) (*Scenario, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, fmt.Errorf("%s: %s", file, yamlError(err, nil))
+	}
+	pos := indexPositions(&root)
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
-	var s Scenario
-	if err := dec.Decode(&s); err != nil {
+	var sc Scenario
+	if err := dec.Decode(&sc); err != nil {
 		if errors.Is(err, io.EOF) {
 			return nil, fmt.Errorf("%s: empty scenario file", file)
 		}
-		return nil, fmt.Errorf("%s: %s", file, yamlError(err))
+		return nil, fmt.Errorf("%s: %s", file, yamlError(err, pos))
 	}
-	s.file = file
-	if err := s.validate(); err != nil {
-		return nil, fmt.Errorf("%s: %w", file, err)
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		return nil, fmt.Errorf("%s: line %d: one scenario per file (a second YAML document starts here)", file, extra.Line)
 	}
-	return &s, nil
+	sc.file, sc.pos, sc.src = file, pos, data
+	if err := sc.check(); err != nil {
+		return nil, sc.wrap(err)
+	}
+	return &sc, nil
 }
 
-var (
-	fieldNotFound = regexp.MustCompile(`field (\S+) not found in type scenarios\.(\w+)`)
-	intoGoType    = regexp.MustCompile(` into (\S+)`)
-)
-
-// sections names the schema's Go types as the YAML sections they decode.
-var sections = map[string]string{"Scenario": "the top level", "Gateway": "gateway", "Backend": "backend",
-	"Fault": "backend.faults", "Link": "link", "Client": "client", "Load": "load", "Expect": "expect"}
-
-// yamlError makes a decoder error one line in the schema's own words.
-func yamlError(err error) string {
-	var te *yaml.TypeError
-	if !errors.As(err, &te) {
-		return strings.TrimPrefix(err.Error(), "yaml: ")
+// wrap adds the file and, for a field error, the field's line.
+func (s *Scenario) wrap(err error) error {
+	var fe *fieldError
+	if errors.As(err, &fe) {
+		if line := s.pos.line(fe.field); line > 0 {
+			return fmt.Errorf("%s: line %d: %s", s.file, line, oneLine(err.Error()))
+		}
 	}
-	msgs := make([]string, len(te.Errors))
-	for i, m := range te.Errors {
-		m = fieldNotFound.ReplaceAllStringFunc(m, func(x string) string {
-			g := fieldNotFound.FindStringSubmatch(x)
-			return fmt.Sprintf("unknown field %q in %s", g[1], sections[g[2]])
-		})
-		msgs[i] = intoGoType.ReplaceAllString(m, " as $1")
+	return fmt.Errorf("%s: %s", s.file, oneLine(err.Error()))
+}
+
+// File is the path the scenario was read from ("builtin/x.yaml" for a
+// built-in, "" when built in code).
+func (s *Scenario) File() string { return s.file }
+
+// Validate checks a scenario built or changed in code (the matrix does):
+// defaults are applied, then every rule Parse applies.
+func (s *Scenario) Validate() error {
+	if err := s.check(); err != nil {
+		return s.wrap(err)
 	}
-	return strings.Join(msgs, "; ")
+	return nil
+}
+
+// Clone returns a deep enough copy to change any field of.
+func (s *Scenario) Clone() *Scenario {
+	c := *s
+	cp := func(d *Duration) *Duration {
+		if d == nil {
+			return nil
+		}
+		v := *d
+		return &v
+	}
+	c.Gateway.BackendIdleTimeout = cp(s.Gateway.BackendIdleTimeout)
+	c.Gateway.ClientKeepaliveTimeout = cp(s.Gateway.ClientKeepaliveTimeout)
+	c.Gateway.RequestTimeout = cp(s.Gateway.RequestTimeout)
+	if s.Gateway.TimeoutTriesOtherMember != nil {
+		v := *s.Gateway.TimeoutTriesOtherMember
+		c.Gateway.TimeoutTriesOtherMember = &v
+	}
+	c.Backend.KeepaliveTimeout = cp(s.Backend.KeepaliveTimeout)
+	c.Backend.AdvertisedKeepalive = cp(s.Backend.AdvertisedKeepalive)
+	c.Backend.Delay = cp(s.Backend.Delay)
+	if s.Backend.MaxKeepaliveRequests != nil {
+		v := *s.Backend.MaxKeepaliveRequests
+		c.Backend.MaxKeepaliveRequests = &v
+	}
+	c.Backend.Faults = append([]Fault(nil), s.Backend.Faults...)
+	c.Link.Latency = cp(s.Link.Latency)
+	c.Client.IdleTimeout = cp(s.Client.IdleTimeout)
+	if s.Client.Methods != nil {
+		c.Client.Methods = map[string]float64{}
+		for k, v := range s.Client.Methods {
+			c.Client.Methods[k] = v
+		}
+	}
+	c.Expect = s.Expect.clone()
+	return &c
 }
 
 // Scale returns the scenario's time scale (1 when unset).
@@ -176,39 +315,272 @@ func (s *Scenario) Scale() float64 {
 	return s.TimeScale
 }
 
-func (s *Scenario) validate() error {
-	if s.Name == "" {
-		return errors.New("name: required")
+// check applies the defaults and every rule of the schema.
+func (s *Scenario) check() error {
+	if s.pos.has("time_scale") && s.TimeScale == 0 {
+		return ferr("time_scale", "want 0 < time_scale <= 1, got 0")
 	}
-	if s.TimeScale < 0 || s.TimeScale > 1 {
-		return fmt.Errorf("time_scale: want 0 < time_scale <= 1, got %g", s.TimeScale)
+	if s.pos.has("gateway.members") && s.Gateway.Members == 0 {
+		return ferr("gateway.members", "want 1..16, got 0")
+	}
+	if g := s.Gateway; g.Preset != "" && g.Profile != "" && g.Preset != g.Profile {
+		return ferr("gateway.profile", "is the older name of gateway.preset; give one of the two (preset %q, profile %q)", g.Preset, g.Profile)
+	}
+	s.applyDefaults()
+	if s.Name == "" {
+		return ferr("name", "required")
+	}
+	if math.IsNaN(s.TimeScale) || s.TimeScale < 0 || s.TimeScale > 1 {
+		return ferr("time_scale", "want 0 < time_scale <= 1, got %g", s.TimeScale)
+	}
+	for _, f := range []func() error{s.checkGateway, s.checkBackend, s.checkNetwork, s.checkLoad} {
+		if err := f(); err != nil {
+			return err
+		}
+	}
+	return s.Expect.validate(s)
+}
+
+func (s *Scenario) checkGateway() error {
+	g := s.Gateway
+	field := "gateway.preset"
+	if !s.pos.has(field) && s.pos.has("gateway.profile") {
+		field = "gateway.profile"
+	}
+	if _, err := proxy.LookupProfile(g.Preset); err != nil {
+		return ferr(field, "%v", err)
+	}
+	if g.Members < 1 || g.Members > 16 {
+		return ferr("gateway.members", "want 1..16, got %d", g.Members)
+	}
+	durs := []struct {
+		field string
+		d     *Duration
+		min   time.Duration
+	}{
+		{"gateway.backend_idle_timeout", g.BackendIdleTimeout, 0},
+		{"gateway.client_keepalive_timeout", g.ClientKeepaliveTimeout, 0},
+		{"gateway.request_timeout", g.RequestTimeout, 1},
+	}
+	for _, d := range durs {
+		if d.d != nil && d.d.D() < d.min {
+			return ferr(d.field, "must be %s, got %s", map[time.Duration]string{0: ">= 0", 1: "> 0"}[d.min], d.d.D())
+		}
+	}
+	if g.Retry != "" {
+		if _, err := proxy.ParseRetryPolicy(g.Retry); err != nil {
+			return ferr("gateway.retry", "%v", err)
+		}
+	}
+	if g.PoolOrder != "" {
+		if _, err := proxy.ParsePoolOrder(g.PoolOrder); err != nil {
+			return ferr("gateway.pool_order", "%v", err)
+		}
+	}
+	for _, st := range []struct {
+		field string
+		v     int
+	}{{"gateway.race_status", g.RaceStatus}, {"gateway.timeout_status", g.TimeoutStatus}} {
+		if s.pos.has(st.field) && (st.v < 100 || st.v > 599) {
+			return ferr(st.field, "want a status 100..599, got %d", st.v)
+		}
 	}
 	if _, err := s.profile(1); err != nil {
-		return fmt.Errorf("gateway: %w", err)
+		return ferr("gateway", "%v", err)
 	}
-	if s.Gateway.Members < 0 || s.Gateway.Members > 16 {
-		return fmt.Errorf("gateway.members: want 1..16, got %d", s.Gateway.Members)
+	return nil
+}
+
+func (s *Scenario) checkBackend() error {
+	b := s.Backend
+	if b.Preset != "" {
+		if _, err := backend.Preset(b.Preset); err != nil {
+			return ferr("backend.preset", "%v", err)
+		}
 	}
-	if _, err := s.backendConfig(1); err != nil {
-		return fmt.Errorf("backend: %w", err)
+	if b.KeepaliveOff && b.KeepaliveTimeout != nil {
+		return ferr("backend.keepalive_off", "keepalive_timeout is set too: give one of the two (keepalive_timeout: 0 also turns keep-alive off)")
 	}
-	if s.linkLatency() < 0 || s.Client.Latency < 0 {
-		return errors.New("link.latency and client.latency must be >= 0")
+	if b.KeepaliveTimeout != nil && b.KeepaliveTimeout.D() < 0 {
+		return ferr("backend.keepalive_timeout", "must be >= 0 (0 = keep-alive off), got %s", b.KeepaliveTimeout.D())
+	}
+	if b.AdvertisedKeepalive != nil && b.AdvertisedKeepalive.D() < 0 {
+		return ferr("backend.advertised_keepalive", "must be >= 0, got %s", b.AdvertisedKeepalive.D())
+	}
+	if b.MaxKeepaliveRequests != nil && *b.MaxKeepaliveRequests < 0 {
+		return ferr("backend.max_keepalive_requests", "must be >= 0 (0 = unlimited), got %d", *b.MaxKeepaliveRequests)
+	}
+	if b.Close != "" {
+		if _, err := backend.ParseCloseStyle(b.Close); err != nil {
+			return ferr("backend.close", "%v", err)
+		}
+	}
+	if b.Delay != nil && b.Delay.D() < 0 {
+		return ferr("backend.delay", "must be >= 0, got %s", b.Delay.D())
+	}
+	if b.Status != 0 && (b.Status < 100 || b.Status > 599) {
+		return ferr("backend.status", "want a status 100..599, got %d", b.Status)
+	}
+	if b.ResponseSize < 0 {
+		return ferr("backend.response_size", "must be >= 0, got %d", b.ResponseSize)
+	}
+	for i, f := range b.Faults {
+		p := fmt.Sprintf("backend.faults[%d]", i)
+		if k := backend.FaultKind(f.Kind); k != backend.FaultHang && k != backend.FaultReset {
+			return ferr(p+".kind", "unknown fault %q (want hang or reset)", f.Kind)
+		}
+		if f.Start < 0 {
+			return ferr(p+".start", "must be >= 0, got %s", f.Start.D())
+		}
+		if f.Duration <= 0 {
+			return ferr(p+".duration", "must be > 0, got %s", f.Duration.D())
+		}
+	}
+	cfg, err := s.backendConfig(1)
+	if err != nil {
+		return ferr("backend", "%v", err)
+	}
+	if b.RaceTrap && !cfg.IdleForever && cfg.KeepAliveTimeout == 0 {
+		return ferr("backend.race_trap", "needs keep-alive, but keep-alive is off")
+	}
+	return nil
+}
+
+func (s *Scenario) checkNetwork() error {
+	if d := s.linkLatency(); d < 0 {
+		return ferr("link.latency", "must be >= 0, got %s", d)
+	}
+	if s.Link.Jitter != 0 {
+		return ferr("link.jitter", "not supported yet: the link delays every byte by link.latency exactly; leave it 0")
+	}
+	if s.Client.Latency < 0 {
+		return ferr("client.latency", "must be >= 0, got %s", s.Client.Latency.D())
+	}
+	if d := s.Client.IdleTimeout.D(); d < 0 {
+		return ferr("client.idle_timeout", "must be >= 0 (0 = no limit), got %s", d)
+	}
+	if len(s.Client.Methods) > 0 {
+		if s.pos.has("load.post_ratio") {
+			return ferr("client.methods", "load.post_ratio is set too: give one of the two")
+		}
+		total := 0.0
+		for m, w := range s.Client.Methods {
+			if m != "GET" && m != "POST" {
+				return ferr("client.methods", "method %q: only GET and POST are sent", m)
+			}
+			if math.IsNaN(w) || math.IsInf(w, 0) || w < 0 {
+				return ferr("client.methods", "weight of %s must be a number >= 0, got %g", m, w)
+			}
+			total += w
+		}
+		if !(total > 0) || math.IsInf(total, 0) {
+			return ferr("client.methods", "the weights must add up to more than 0")
+		}
+	}
+	return nil
+}
+
+func (s *Scenario) checkLoad() error {
+	l := s.Load
+	pattern, err := load.ParsePattern(l.Pattern)
+	if err != nil {
+		return ferr("load.pattern", "%v", err)
+	}
+	only := func(field string, set bool, patterns ...load.Pattern) error {
+		if !set {
+			return nil
+		}
+		for _, p := range patterns {
+			if p == pattern {
+				return nil
+			}
+		}
+		names := make([]string, len(patterns))
+		for i, p := range patterns {
+			names[i] = string(p)
+		}
+		return ferr("load."+field, "does not apply to pattern %s (only to %s)", pattern, strings.Join(names, ", "))
+	}
+	open := []load.Pattern{load.PatternConstant, load.PatternPoisson}
+	sweep := []load.Pattern{load.PatternGapSweep}
+	for _, c := range []struct {
+		field    string
+		set      bool
+		patterns []load.Pattern
+	}{
+		{"workers", s.pos.has("load.workers"), []load.Pattern{load.PatternClosed}},
+		{"connections", s.pos.has("load.connections"), []load.Pattern{load.PatternClosed}},
+		{"think", s.pos.has("load.think"), []load.Pattern{load.PatternClosed}},
+		{"rate", s.pos.has("load.rate"), open},
+		{"gap_around", s.pos.has("load.gap_around"), sweep},
+		{"gap_from", s.pos.has("load.gap_from"), sweep},
+		{"gap_to", s.pos.has("load.gap_to"), sweep},
+		{"gap_step", s.pos.has("load.gap_step"), sweep},
+		{"passes", s.pos.has("load.passes"), sweep},
+	} {
+		if err := only(c.field, c.set, c.patterns...); err != nil {
+			return err
+		}
+	}
+	if l.Workers != 0 && l.Connections != 0 && l.Workers != l.Connections {
+		return ferr("load.connections", "is the closed loop's workers; workers is %d: give one of the two", l.Workers)
+	}
+	ints := []struct {
+		field string
+		v     int
+	}{{"workers", l.Workers}, {"connections", l.Connections}, {"requests", l.Requests}, {"passes", l.Passes}, {"body_size", l.BodySize}}
+	for _, f := range ints {
+		if f.v < 0 {
+			return ferr("load."+f.field, "must be >= 0, got %d", f.v)
+		}
+	}
+	for _, f := range []struct {
+		field string
+		d     Duration
+	}{{"think", l.Think}, {"duration", l.Duration}, {"gap_around", l.GapAround}, {"gap_step", l.GapStep}} {
+		if f.d < 0 {
+			return ferr("load."+f.field, "must be >= 0, got %s", f.d.D())
+		}
+	}
+	switch pattern {
+	case load.PatternConstant, load.PatternPoisson:
+		if !(l.Rate > 0) || math.IsInf(l.Rate, 0) {
+			return ferr("load.rate", "must be a number > 0 for pattern %s, got %g", pattern, l.Rate)
+		}
+	case load.PatternGapSweep:
+		if l.GapStep <= 0 {
+			return ferr("load.gap_step", "must be > 0 for pattern gap-sweep, got %s", l.GapStep.D())
+		}
+		if l.GapFrom > l.GapTo {
+			return ferr("load.gap_from", "must be <= gap_to (%s), got %s", l.GapTo.D(), l.GapFrom.D())
+		}
+		if n := (l.GapTo.D() - l.GapFrom.D()) / l.GapStep.D(); n > 100000 {
+			return ferr("load.gap_step", "makes %d gaps; at most 100000", n)
+		}
+		if c := proxy.ScaleDuration(l.GapAround.D(), s.Scale()) + l.GapFrom.D(); c < 0 {
+			return ferr("load.gap_from", "gap_around + gap_from is negative (%s at time scale %g)", c, s.Scale())
+		}
+	}
+	if pattern != load.PatternGapSweep && l.Duration == 0 && l.Requests == 0 {
+		return ferr("load", "duration or requests must be set for pattern %s", pattern)
+	}
+	if math.IsNaN(l.PostRatio) || l.PostRatio < 0 || l.PostRatio > 1 {
+		return ferr("load.post_ratio", "want 0..1, got %g", l.PostRatio)
 	}
 	if _, err := s.loadConfig("http://127.0.0.1:1/", 1); err != nil {
-		if !strings.HasPrefix(err.Error(), "load: ") {
-			err = fmt.Errorf("load: %w", err)
-		}
-		return err
+		return ferr("load", "%v", err)
 	}
-	return s.Expect.validate()
+	return nil
 }
 
 // profile is the gateway profile with overrides, scaled.
 func (s *Scenario) profile(scale float64) (proxy.Profile, error) {
-	name := s.Gateway.Profile
+	name := s.Gateway.Preset
 	if name == "" {
-		name = "appgw-v2"
+		name = s.Gateway.Profile
+	}
+	if name == "" {
+		name = DefaultGateway
 	}
 	p, err := proxy.LookupProfile(name)
 	if err != nil {
@@ -227,6 +599,15 @@ func (s *Scenario) profile(scale float64) (proxy.Profile, error) {
 		if p.PoolOrder, err = proxy.ParsePoolOrder(g.PoolOrder); err != nil {
 			return p, err
 		}
+	}
+	if g.RaceStatus != 0 {
+		p.RaceStatus = g.RaceStatus
+	}
+	if g.TimeoutStatus != 0 {
+		p.TimeoutStatus = g.TimeoutStatus
+	}
+	if g.TimeoutTriesOtherMember != nil {
+		p.TimeoutTriesOtherMember = *g.TimeoutTriesOtherMember
 	}
 	if err := p.Validate(); err != nil {
 		return p, err
@@ -248,6 +629,9 @@ func (s *Scenario) backendConfig(scale float64) (backend.Config, error) {
 		cfg.KeepAliveTimeout = b.KeepaliveTimeout.D()
 		cfg.AdvertisedKeepAlive = 0
 		cfg.IdleForever = false
+	}
+	if b.AdvertisedKeepalive != nil {
+		cfg.AdvertisedKeepAlive = b.AdvertisedKeepalive.D()
 	}
 	if b.KeepaliveOff {
 		cfg.KeepAliveTimeout, cfg.AdvertisedKeepAlive, cfg.IdleForever = 0, 0, false
@@ -288,14 +672,18 @@ func (s *Scenario) loadConfig(target string, scale float64) (load.Config, error)
 	l := s.Load
 	pattern, err := load.ParsePattern(l.Pattern)
 	if l.Pattern == "" {
-		pattern, err = load.PatternClosed, nil
+		pattern, err = DefaultPattern, nil
 	}
 	if err != nil {
 		return load.Config{}, err
 	}
 	sc := func(d Duration) time.Duration { return proxy.ScaleDuration(d.D(), scale) }
+	workers := l.Workers
+	if workers == 0 {
+		workers = l.Connections
+	}
 	cfg := load.Config{
-		Target: target, Pattern: pattern, Workers: l.Workers, Think: sc(l.Think), Rate: l.Rate,
+		Target: target, Pattern: pattern, Workers: workers, Think: sc(l.Think), Rate: l.Rate,
 		Duration: sc(l.Duration), Requests: l.Requests, Seed: l.Seed, Passes: l.Passes,
 		PostRatio: l.PostRatio, BodySize: l.BodySize,
 	}
@@ -311,10 +699,10 @@ func (s *Scenario) loadConfig(target string, scale float64) (load.Config, error)
 
 // clientIdle is the load driver's idle limit, scaled.
 func (s *Scenario) clientIdle(scale float64) time.Duration {
-	return proxy.ScaleDuration(s.Client.IdleTimeout.or(90*time.Second), scale)
+	return proxy.ScaleDuration(s.Client.IdleTimeout.or(DefaultClientIdle), scale)
 }
 
 // linkLatency is the gateway↔backend one-way latency (physical).
 func (s *Scenario) linkLatency() time.Duration {
-	return s.Link.Latency.or(500 * time.Microsecond)
+	return s.Link.Latency.or(DefaultLinkLatency)
 }

@@ -1,6 +1,9 @@
 package scenarios
 
 import (
+	"flag"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -48,34 +51,45 @@ func TestScenarioScaling(t *testing.T) {
 	}
 }
 
-func TestParseErrors(t *testing.T) {
-	for _, tc := range []struct{ yaml, want string }{
-		{"", "f.yaml: empty scenario file"},
-		{"description: x\n", "f.yaml: name: required"},
-		{"name: x\nbogus: 1\n", `f.yaml: line 2: unknown field "bogus" in the top level`},
-		{"name: x\nbackend:\n  keepalive_timeout: 5 seconds\n", `f.yaml: line 3: bad duration "5 seconds": want a Go duration like 5s or 500us`},
-		{"name: x\ngateway: {profile: appgw-v9}\n", `f.yaml: gateway: unknown gateway profile "appgw-v9" (want appgw-v1 or appgw-v2)`},
-		{"name: x\ngateway: {retry: always}\n", `f.yaml: gateway: unknown retry policy "always"`},
-		{"name: x\nbackend: {preset: iis6}\n", `f.yaml: backend: unknown backend preset "iis6"`},
-		{"name: x\nbackend: {close: slam}\n", `f.yaml: backend: unknown close style "slam"`},
-		{"name: x\nbackend: {faults: [{kind: melt, start: 1s, duration: 1s}]}\n", `f.yaml: backend: faults[0].kind: unknown fault "melt"`},
-		{"name: x\nload: {pattern: constant, rate: -1, duration: 1s}\n", "f.yaml: load: "},
-		{"name: x\nload: {pattern: gap-sweep, gap_around: 1ms, gap_from: -2ms, gap_to: 1ms, gap_step: 1us}\n", "f.yaml: load: gap_around + gap_from is negative"},
-		{"name: x\ntime_scale: 2\n", "f.yaml: time_scale: want 0 < time_scale <= 1, got 2"},
-		{"name: x\ngateway: {members: 40}\n", "f.yaml: gateway.members: want 1..16, got 40"},
-		{"name: x\nlink: {latency: -1ms}\n", "f.yaml: link.latency and client.latency must be >= 0"},
-		{"name: x\nexpect: {status: {\"502\": lots}}\n", `f.yaml: line 2: bad count "lots"`},
-		{"name: x\nload: {requests: 1}\nexpect: {status: {\"999\": 0}}\n", `f.yaml: expect.status: "999" is not a status code`},
-		{"name: x\nload: {requests: 1}\nexpect: {causes: {gremlins: 0}}\n", `f.yaml: expect.causes: unknown cause "gremlins"`},
-		{"name: x\nload: {requests: many}\n", "f.yaml: line 2: cannot unmarshal !!str `many` as int"},
-	} {
-		_, err := Parse("f.yaml", []byte(tc.yaml))
-		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
-			t.Errorf("Parse(%q):\n got %v\nwant prefix %q", tc.yaml, err, tc.want)
-		}
-		if err != nil && strings.Contains(err.Error(), "\n") {
-			t.Errorf("Parse(%q): error spans lines: %q", tc.yaml, err)
-		}
+// update rewrites the golden files of the scenarios tests.
+var update = flag.Bool("update", false, "rewrite testdata golden files")
+
+// TestBadFiles parses every testdata/bad-*.yaml and compares the error with
+// the exact one-line text in its .err file.
+func TestBadFiles(t *testing.T) {
+	files, err := filepath.Glob("testdata/bad-*.yaml")
+	if err != nil || len(files) < 40 {
+		t.Fatalf("%d bad files (%v)", len(files), err)
+	}
+	for _, file := range files {
+		t.Run(strings.TrimSuffix(filepath.Base(file), ".yaml"), func(t *testing.T) {
+			data, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, perr := Parse(file, data)
+			if perr == nil {
+				t.Fatal("parsed without error")
+			}
+			got := perr.Error()
+			if strings.Contains(got, "\n") {
+				t.Errorf("error spans lines: %q", got)
+			}
+			golden := strings.TrimSuffix(file, ".yaml") + ".err"
+			if *update {
+				if err := os.WriteFile(golden, []byte(got+"\n"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test -run TestBadFiles -update)", err)
+			}
+			if got != strings.TrimSuffix(string(want), "\n") {
+				t.Errorf("error\n got %s\nwant %s", got, want)
+			}
+		})
 	}
 }
 

@@ -22,6 +22,8 @@ client-side race. Prints a table (or --json) and exits 3 if any expectation fail
   gwsim run appgw-v2-apache-default appgw-v2-backend-120s
   gwsim run --json ./my-scenario.yaml
   gwsim run --time-scale 0.02 appgw-v1-apache-default
+  gwsim run --all --junit gwsim.xml                  # every built-in; JUnit XML for CI
+  gwsim run --junit gwsim.xml ci-scenarios/*.yaml    # a team's own scenarios
 `)
 	jsonOut := c.fs.Bool("json", false, "print one JSON document instead of the table")
 	scale := c.fs.Float64("time-scale", 0, "multiply every scenario duration by this (0 = each scenario's own time_scale); link latency is not scaled")
@@ -30,6 +32,8 @@ client-side race. Prints a table (or --json) and exits 3 if any expectation fail
 	explainMax := c.fs.Int("explain-max", 3, "with --explain: stories per scenario")
 	eventsFile := c.fs.String("events", "", "write every event of every scenario to this JSON-lines journal (read it with gwsim explain)")
 	timeline := c.fs.String("timeline", "", "draw each scenario's connections as an SVG timeline to this file (several scenarios: NAME is added before the extension)")
+	junitFile := c.fs.String("junit", "", "also write JUnit XML to this file (one testcase per scenario, failure text = what differed)")
+	all := c.fs.Bool("all", false, "run every built-in scenario ('gwsim scenarios' lists them), then any named")
 	var lf logFlags
 	lf.add(c.fs, "off")
 	if code, done := c.parse(args, stdout, stderr); done {
@@ -51,8 +55,8 @@ client-side race. Prints a table (or --json) and exits 3 if any expectation fail
 		return code
 	}
 	var list []*scenarios.Scenario
-	if c.fs.NArg() == 0 {
-		list, err = scenarios.Seed()
+	if c.fs.NArg() == 0 || *all {
+		list, err = defaultRunList(*all)
 		if err != nil {
 			fmt.Fprintf(stderr, "gwsim run: %v\n", err)
 			return exitRuntime
@@ -111,7 +115,11 @@ client-side race. Prints a table (or --json) and exits 3 if any expectation fail
 				}
 			}
 		}
+		printModel(stdout, results)
 		fmt.Fprintf(stdout, "\n%d scenario(s) in %.1f s wall\n", len(results), time.Since(start).Seconds())
+	}
+	if err == nil && *junitFile != "" {
+		err = writeJUnit(*junitFile, results, time.Since(start), start)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "gwsim run: %v\n", err)

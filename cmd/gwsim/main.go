@@ -50,6 +50,9 @@ Commands:
   tune       read or change a running backend's or gateway's settings (admin API)
   health     exit 0 when a URL answers 200 (container healthchecks)
   scenarios  list the built-in scenarios
+  presets    list the gateway and backend presets, with values and sources
+  matrix     run every combination of settings: race rate table, CSV, SVG heatmap
+  check      decide without traffic whether a gateway and a backend can race (exit 3 if so)
   version    print the version
 
 Run 'gwsim <command> --help' for a command's flags and examples.
@@ -57,6 +60,8 @@ Run 'gwsim <command> --help' for a command's flags and examples.
 Examples:
   gwsim run                          # the race, then its cures; exit 0
   gwsim run appgw-v2-apache-default --json
+  gwsim check --gateway appgw-v2 --backend apache     # unsafe: exit 3
+  gwsim matrix --gateway appgw-v2,aws-alb --backend-keepalive 5s,60s,65s,120s --svg heat.svg
   gwsim backend --preset apache --listen 127.0.0.1:8081
   gwsim proxy --profile appgw-v2 --listen 127.0.0.1:8080 --backends 127.0.0.1:8081
   gwsim load --target http://127.0.0.1:8080/ --pattern gap-sweep --gap-from 4.99s --gap-to 5.01s --gap-step 1ms
@@ -87,12 +92,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdTune(ctx, rest, stdout, stderr)
 	case "health":
 		return cmdHealth(ctx, rest, stdout, stderr)
+	case "presets":
+		return cmdPresets(ctx, rest, stdout, stderr)
+	case "matrix":
+		return cmdMatrix(ctx, rest, stdout, stderr)
+	case "check":
+		return cmdCheck(ctx, rest, stdout, stderr)
 	case "version":
 		return cmdVersion(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, mainUsage)
 		return exitOK
 	}
-	fmt.Fprintf(stderr, "gwsim: unknown command %q (want run, proxy, backend, load, explain, tune, health, scenarios or version)\n", args[0])
+	fmt.Fprintf(stderr, "gwsim: unknown command %q (want run, proxy, backend, load, explain, tune, health, scenarios, presets, matrix, check or version)\n", args[0])
 	return exitUsage
 }

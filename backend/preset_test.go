@@ -1,0 +1,58 @@
+package backend
+
+import (
+	"testing"
+	"time"
+)
+
+// TestPresetValues: the servers' defaults are FACTS.md's, and each preset
+// names a source for its keep-alive, requests and close style.
+func TestPresetValues(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		keepAlive time.Duration
+		forever   bool
+		maxReq    int
+	}{
+		{"apache", 5 * time.Second, false, 100},
+		{"nginx", 75 * time.Second, false, 1000},
+		{"node", 6 * time.Second, false, 0},
+		{"node26", 65 * time.Second, false, 0},
+		{"gunicorn", 2 * time.Second, false, 0},
+		{"uvicorn", 5 * time.Second, false, 0},
+		{"puma", 20 * time.Second, false, 0},
+		{"tomcat", 60 * time.Second, false, 100},
+		{"iis", 120 * time.Second, false, 0},
+		{"kestrel", 130 * time.Second, false, 0},
+		{"go", 0, true, 0},
+		{"jetty", 30 * time.Second, false, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := Preset(tc.name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cfg.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			if cfg.KeepAliveTimeout != tc.keepAlive || cfg.IdleForever != tc.forever || cfg.MaxKeepAliveRequests != tc.maxReq || cfg.Close == "" {
+				t.Errorf("%+v", cfg)
+			}
+			fields := map[string]bool{}
+			for _, s := range PresetSources(tc.name) {
+				if s.Text == "" {
+					t.Errorf("empty source for %s", s.Field)
+				}
+				fields[s.Field] = true
+			}
+			for _, f := range []string{"keepalive_timeout", "max_keepalive_requests", "close"} {
+				if !fields[f] {
+					t.Errorf("no source for %s", f)
+				}
+			}
+		})
+	}
+	if len(PresetNames()) != 12 {
+		t.Errorf("PresetNames() = %v", PresetNames())
+	}
+}

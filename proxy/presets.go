@@ -1,0 +1,325 @@
+package proxy
+
+import (
+	"net/http"
+	"time"
+)
+
+// Source says where one preset value comes from. Assumption marks a value
+// gwsim chose where the documents we found say nothing (FACTS.md "n/d"), so
+// users can check and override it.
+type Source struct {
+	Field      string // the scenario schema's key: backend_idle_timeout, race_status, ...
+	Text       string // the document, or the reasoning of an assumption
+	Assumption bool
+}
+
+// ProfileSources returns the sources of preset name's values, in the order
+// `gwsim presets` prints them; nil for an unknown name.
+func ProfileSources(name string) []Source { return profileSources[name] }
+
+func doc(field, text string) Source    { return Source{Field: field, Text: text} }
+func assume(field, text string) Source { return Source{Field: field, Text: text, Assumption: true} }
+
+// noReuse is the backend idle timeout that models a gateway that does not
+// pool backend connections at all (nginx without upstream keepalive): every
+// idle connection is past its deadline when next wanted, so none is reused.
+const noReuse = time.Nanosecond
+
+// Fields of Source, the scenario schema's gateway keys.
+const (
+	fClientKA   = "client_keepalive_timeout"
+	fIdle       = "backend_idle_timeout"
+	fRequest    = "request_timeout"
+	fTimeout    = "timeout_status"
+	fOther      = "timeout_tries_other_member"
+	fRace       = "race_status"
+	fRetry      = "retry"
+	fOrder      = "pool_order"
+	fClientGone = "client_closed_status"
+)
+
+// profiles holds the built-in gateway presets. Every value carries its
+// source in a comment, and the same source as data in profileSources for
+// `gwsim presets`; /work/shared/FACTS.md collects them. "assumption:" marks
+// what no document says.
+var profiles = map[string]Profile{
+	"appgw-v1": {
+		Name:            "appgw-v1",
+		ClientKeepAlive: 120 * time.Second, // Application Gateway FAQ: keep-alive timeout V1 120 s
+		// No fixed backend idle limit for V1 (seed article: set the backend
+		// to ~300 s or turn keep-alive off). Modelled as none.
+		BackendIdleTimeout: 0,
+		RequestTimeout:     20 * time.Second,      // HTTP settings request time-out default 20 s (troubleshooting-502)
+		TimeoutStatus:      http.StatusBadGateway, // V1 returns 502 on request time-out (troubleshooting-502)
+		RaceStatus:         http.StatusBadGateway, // seed article: 502
+		ClientClosedStatus: 0,                     // V1 logs 0 when the client closed first (http-response-codes)
+		Retry:              RetryNone,             // assumption: not documented; modelled as none
+		PoolOrder:          LIFO,                  // assumption: not documented
+	},
+	"appgw-v2": {
+		Name:                    "appgw-v2",
+		ClientKeepAlive:         75 * time.Second,          // Application Gateway FAQ: V2 75 s (newer wording says 120 s: use client_keepalive_timeout)
+		BackendIdleTimeout:      60 * time.Second,          // seed article; azure-docs issue 119580 (not in Microsoft docs)
+		RequestTimeout:          20 * time.Second,          // HTTP settings request time-out default 20 s
+		TimeoutStatus:           http.StatusGatewayTimeout, // V2: tried on a second member, then 504 (http-response-codes)
+		TimeoutTriesOtherMember: true,                      // troubleshooting-502: tried on a second backend pool member
+		RaceStatus:              http.StatusBadGateway,     // 502 ERRORINFO_UPSTREAM_CLOSED_CONNECTION (monitoring data reference)
+		ClientClosedStatus:      499,                       // V2 logs 499 ERRORINFO_CLIENT_CLOSED_REQUEST
+		Retry:                   RetryNone,                 // assumption: not documented; modelled as none
+		PoolOrder:               LIFO,                      // assumption: not documented
+	},
+	"aws-alb": {
+		Name:               "aws-alb",
+		ClientKeepAlive:    60 * time.Second,          // ELB docs, ALB attributes: connection idle timeout 60 s (client keep-alive duration 3600 s caps a connection's life, not its idle time)
+		BackendIdleTimeout: 60 * time.Second,          // ELB docs, ALB attributes: the idle timeout, 60 s, also closes idle target connections
+		RequestTimeout:     60 * time.Second,          // assumption: no separate request time-out; the 60 s idle timeout bounds a silent target
+		TimeoutStatus:      http.StatusGatewayTimeout, // Troubleshoot ALB: 504
+		RaceStatus:         http.StatusBadGateway,     // Troubleshoot ALB: 502, target closed the connection with RST or FIN while the LB had an outstanding request
+		ClientClosedStatus: 460,                       // assumption: ALB access logs use 460 (not in FACTS.md)
+		Retry:              RetryNone,                 // none documented (FACTS.md)
+		PoolOrder:          LIFO,                      // assumption: not documented
+	},
+	"aws-clb": {
+		Name:               "aws-clb",
+		ClientKeepAlive:    60 * time.Second,          // CLB idle timeout 60 s (configure the idle connection timeout)
+		BackendIdleTimeout: 60 * time.Second,          // CLB idle timeout 60 s, both sides
+		RequestTimeout:     60 * time.Second,          // assumption: the 60 s idle timeout bounds a silent backend
+		TimeoutStatus:      http.StatusGatewayTimeout, // CLB troubleshooting: 504
+		RaceStatus:         http.StatusGatewayTimeout, // CLB troubleshooting: 504 when the backend closed the connection
+		ClientClosedStatus: 0,                         // assumption: not documented
+		Retry:              RetryNone,                 // assumption: n/d, modelled as none
+		PoolOrder:          LIFO,                      // assumption: not documented
+	},
+	"gcp-global": {
+		Name:               "gcp-global",
+		ClientKeepAlive:    610 * time.Second,     // GCP request distribution docs: client HTTP keep-alive 610 s
+		BackendIdleTimeout: 600 * time.Second,     // GCP request distribution docs: backend keep-alive 600 s, fixed (backend must exceed it; 620 s is common practice)
+		RequestTimeout:     30 * time.Second,      // GCP backend service timeout default 30 s
+		TimeoutStatus:      http.StatusBadGateway, // assumption: FACTS.md gives no status; third-party write-ups show 502 statusDetails backend_timeout
+		RaceStatus:         http.StatusBadGateway, // GCP: 502 backend_connection_closed_before_data_sent_to_client
+		ClientClosedStatus: 0,                     // assumption: not documented
+		Retry:              RetryNone,             // assumption: n/d, modelled as none
+		PoolOrder:          LIFO,                  // assumption: not documented
+	},
+	"nginx": {
+		Name:            "nginx",
+		ClientKeepAlive: 75 * time.Second, // nginx docs: keepalive_timeout 75s
+		// nginx docs: without a keepalive directive in the upstream block
+		// (and with proxy_http_version 1.0, the default before 1.30) nginx
+		// opens a new upstream connection per request: modelled as an idle
+		// timeout of 1 ns, so no connection is ever reused.
+		BackendIdleTimeout:      noReuse,
+		RequestTimeout:          60 * time.Second,          // nginx docs: proxy_read_timeout 60s
+		TimeoutStatus:           http.StatusGatewayTimeout, // nginx: 504 on proxy_read_timeout
+		TimeoutTriesOtherMember: true,                      // nginx docs: proxy_next_upstream error timeout (default)
+		RaceStatus:              http.StatusBadGateway,     // nginx: 502 "upstream prematurely closed connection"
+		ClientClosedStatus:      499,                       // assumption: nginx's own 499 (not in FACTS.md)
+		Retry:                   RetryIdempotent,           // nginx docs: proxy_next_upstream error timeout; not POST/PATCH/LOCK once sent
+		PoolOrder:               LIFO,                      // assumption: ngx_http_upstream_keepalive caches connections in a queue, most recent first
+	},
+	"nginx-pooling": {
+		Name:                    "nginx-pooling",
+		ClientKeepAlive:         75 * time.Second,          // nginx docs: keepalive_timeout 75s
+		BackendIdleTimeout:      60 * time.Second,          // nginx docs: upstream keepalive_timeout 60s (keepalive_requests 1000 not modelled)
+		RequestTimeout:          60 * time.Second,          // nginx docs: proxy_read_timeout 60s
+		TimeoutStatus:           http.StatusGatewayTimeout, // nginx: 504
+		TimeoutTriesOtherMember: true,                      // nginx docs: proxy_next_upstream error timeout (default)
+		RaceStatus:              http.StatusBadGateway,     // nginx: 502 "upstream prematurely closed connection"
+		ClientClosedStatus:      499,                       // assumption: nginx's own 499 (not in FACTS.md)
+		Retry:                   RetryIdempotent,           // nginx docs: proxy_next_upstream error timeout; not POST/PATCH/LOCK once sent
+		PoolOrder:               LIFO,                      // assumption: most recently used first
+	},
+	"haproxy": {
+		Name:               "haproxy",
+		ClientKeepAlive:    50 * time.Second,          // assumption: timeout http-keep-alive has no default; it falls back to timeout client, 50 s in Debian's shipped haproxy.cfg
+		BackendIdleTimeout: 0,                         // haproxy configuration.txt: no dedicated idle timer (pool purge not modelled): no limit
+		RequestTimeout:     50 * time.Second,          // assumption: timeout server 50 s in Debian's shipped haproxy.cfg (no built-in default)
+		TimeoutStatus:      http.StatusGatewayTimeout, // haproxy: 504 (termination flags sH)
+		RaceStatus:         http.StatusBadGateway,     // haproxy: 502 (termination flags SH)
+		ClientClosedStatus: 0,                         // assumption: not modelled
+		Retry:              RetryResetBeforeRequest,   // haproxy configuration.txt: retries 3, retry-on conn-failure (empty-response opt-in): only a request that could not be sent; modelled as one retry
+		PoolOrder:          LIFO,                      // assumption; http-reuse safe (first request of a client connection on a new one) not modelled
+	},
+	"envoy": {
+		Name:               "envoy",
+		ClientKeepAlive:    time.Hour,                     // Envoy timeout FAQ: HTTP connection manager idle_timeout 1 h
+		BackendIdleTimeout: time.Hour,                     // Envoy timeout FAQ: cluster idle_timeout 1 h
+		RequestTimeout:     15 * time.Second,              // assumption: route timeout default 15 s (Envoy docs; not in FACTS.md)
+		TimeoutStatus:      http.StatusGatewayTimeout,     // Envoy: 504 UT
+		RaceStatus:         http.StatusServiceUnavailable, // Envoy: 503 UC (upstream connection termination)
+		ClientClosedStatus: 0,                             // assumption: logged as 0 (DC)
+		Retry:              RetryNone,                     // Envoy timeout FAQ: none unless retry_on reset / reset-before-request
+		PoolOrder:          LIFO,                          // assumption: not documented
+	},
+	"traefik": {
+		Name:               "traefik",
+		ClientKeepAlive:    180 * time.Second,         // Traefik reference: entryPoints respondingTimeouts.idleTimeout 180 s
+		BackendIdleTimeout: 90 * time.Second,          // Traefik reference: serversTransport idleConnTimeout 90 s
+		RequestTimeout:     time.Hour,                 // assumption: no response time-out by default (responseHeaderTimeout 0); modelled as 1 h
+		TimeoutStatus:      http.StatusGatewayTimeout, // Traefik: 504 if a time-out is set
+		RaceStatus:         http.StatusBadGateway,     // Traefik: 502
+		ClientClosedStatus: 499,                       // assumption: Traefik logs 499 (not in FACTS.md)
+		Retry:              RetryIdempotent,           // Go http.Transport replays idempotent requests on a reused connection
+		PoolOrder:          LIFO,                      // Go http.Transport reuses the most recent idle connection
+	},
+	"caddy": {
+		Name:               "caddy",
+		ClientKeepAlive:    5 * time.Minute,           // assumption: FACTS.md has none; Caddy's server idle_timeout default 5 min
+		BackendIdleTimeout: 2 * time.Minute,           // caddy reverseproxy defaults: keepalive idle 2 min
+		RequestTimeout:     time.Hour,                 // assumption: no response time-out by default; modelled as 1 h
+		TimeoutStatus:      http.StatusGatewayTimeout, // assumption: caddy statusError maps a time-out to 504
+		RaceStatus:         http.StatusBadGateway,     // caddy: 502
+		ClientClosedStatus: 499,                       // assumption: caddy's statusError uses 499 for a client gone
+		Retry:              RetryIdempotent,           // Go http.Transport replays idempotent requests on a reused connection
+		PoolOrder:          LIFO,                      // Go http.Transport reuses the most recent idle connection
+	},
+	"cloudflare": {
+		Name:               "cloudflare",
+		ClientKeepAlive:    400 * time.Second, // Cloudflare connection limits: client keep-alive 400 s
+		BackendIdleTimeout: 900 * time.Second, // Cloudflare connection limits: origin idle 900 s
+		RequestTimeout:     100 * time.Second, // assumption: the 100 s proxy read time-out (not in FACTS.md)
+		TimeoutStatus:      524,               // Cloudflare: 524
+		RaceStatus:         520,               // Cloudflare: 52x; assumption: 520 (empty or unexpected response)
+		ClientClosedStatus: 0,                 // assumption: not modelled
+		Retry:              RetryNone,         // assumption: n/d, modelled as none
+		PoolOrder:          LIFO,              // assumption: not documented
+	},
+}
+
+// profileSources is the same as the comments above, as data for `gwsim
+// presets`. A test checks every preset names a source for every field.
+var profileSources = map[string][]Source{
+	"appgw-v1": {
+		doc(fClientKA, "Application Gateway FAQ: keep-alive timeout, V1 120 s"),
+		doc(fIdle, "not fixed for V1 (seed article: set the backend to ~300 s or turn keep-alive off): modelled as no limit"),
+		doc(fRequest, "Troubleshooting bad gateway errors: HTTP settings request time-out default 20 s"),
+		doc(fTimeout, "troubleshooting-502: V1 answers 502 at the request time-out"),
+		doc(fOther, "troubleshooting-502: V1 tries no other member"),
+		doc(fRace, "seed article: 502 when the backend closed a reused connection"),
+		assume(fRetry, "not documented (FACTS.md n/d): modelled as none"),
+		assume(fOrder, "not documented: LIFO"),
+		doc(fClientGone, "http-response-codes: V1 logs 0 when the client closed first"),
+	},
+	"appgw-v2": {
+		doc(fClientKA, "Application Gateway FAQ: V2 75 s (a newer wording says 120 s for HTTP/1.1: override it)"),
+		doc(fIdle, "seed article; azure-docs issue 119580 (not in Microsoft docs): 60 s"),
+		doc(fRequest, "Troubleshooting bad gateway errors: HTTP settings request time-out default 20 s"),
+		doc(fTimeout, "http-response-codes: 504 after the second member"),
+		doc(fOther, "troubleshooting-502: a timed-out request is tried on a second backend pool member"),
+		doc(fRace, "monitoring data reference: 502 ERRORINFO_UPSTREAM_CLOSED_CONNECTION"),
+		assume(fRetry, "not documented (FACTS.md n/d): modelled as none"),
+		assume(fOrder, "not documented: LIFO"),
+		doc(fClientGone, "http-response-codes: 499 ERRORINFO_CLIENT_CLOSED_REQUEST"),
+	},
+	"aws-alb": {
+		doc(fClientKA, "ELB docs, ALB attributes: idle timeout 60 s (client keep-alive duration 3600 s caps a connection's life)"),
+		doc(fIdle, "ELB docs, ALB attributes: idle timeout 60 s on target connections"),
+		assume(fRequest, "no separate request time-out: the 60 s idle timeout bounds a silent target"),
+		doc(fTimeout, "Troubleshoot ALB: 504"),
+		assume(fOther, "not documented: no other member"),
+		doc(fRace, "Troubleshoot ALB: 502, the target closed the connection with a TCP RST or FIN while the load balancer had an outstanding request"),
+		doc(fRetry, "none documented"),
+		assume(fOrder, "not documented: LIFO"),
+		assume(fClientGone, "ALB access logs use 460 (not in FACTS.md)"),
+	},
+	"aws-clb": {
+		doc(fClientKA, "CLB idle timeout 60 s"),
+		doc(fIdle, "CLB idle timeout 60 s"),
+		assume(fRequest, "the 60 s idle timeout bounds a silent backend"),
+		doc(fTimeout, "CLB troubleshooting: 504"),
+		assume(fOther, "not documented: no other member"),
+		doc(fRace, "CLB troubleshooting: 504 when the backend closed the connection"),
+		assume(fRetry, "n/d: modelled as none"),
+		assume(fOrder, "not documented: LIFO"),
+		assume(fClientGone, "not documented: logged 0"),
+	},
+	"gcp-global": {
+		doc(fClientKA, "GCP request distribution docs: client HTTP keep-alive 610 s"),
+		doc(fIdle, "GCP request distribution docs: backend keep-alive 600 s, fixed; the backend must exceed it (620 s is common practice)"),
+		doc(fRequest, "GCP: backend service timeout default 30 s"),
+		assume(fTimeout, "FACTS.md gives no status: 502 (statusDetails backend_timeout in third-party write-ups)"),
+		assume(fOther, "not modelled: no other member"),
+		doc(fRace, "GCP: 502 backend_connection_closed_before_data_sent_to_client"),
+		assume(fRetry, "n/d: modelled as none"),
+		assume(fOrder, "not documented: LIFO"),
+		assume(fClientGone, "not documented: logged 0"),
+	},
+	"nginx": {
+		doc(fClientKA, "nginx docs: keepalive_timeout 75s"),
+		doc(fIdle, "nginx docs: no upstream keepalive unless configured (proxy_http_version 1.0 before 1.30): a new connection per request, modelled as a 1 ns idle timeout"),
+		doc(fRequest, "nginx docs: proxy_read_timeout 60s"),
+		doc(fTimeout, "nginx: 504"),
+		doc(fOther, "nginx docs: proxy_next_upstream error timeout (default) passes a timed-out request to the next server"),
+		doc(fRace, "nginx: 502 \"upstream prematurely closed connection\""),
+		doc(fRetry, "nginx docs: proxy_next_upstream error timeout; not POST/PATCH/LOCK once sent"),
+		assume(fOrder, "the upstream keepalive cache hands out the most recent connection first"),
+		assume(fClientGone, "nginx's own 499 (not in FACTS.md)"),
+	},
+	"nginx-pooling": {
+		doc(fClientKA, "nginx docs: keepalive_timeout 75s"),
+		doc(fIdle, "nginx docs: upstream keepalive_timeout 60s, keepalive_requests 1000 (not modelled); assumption: nginx 1.30's default pooling (CHANGES-1.30: keepalive on by default in upstreams, proxy_http_version 1.1) uses these same values"),
+		doc(fRequest, "nginx docs: proxy_read_timeout 60s"),
+		doc(fTimeout, "nginx: 504"),
+		doc(fOther, "nginx docs: proxy_next_upstream error timeout (default)"),
+		doc(fRace, "nginx: 502 \"upstream prematurely closed connection\""),
+		doc(fRetry, "nginx docs: proxy_next_upstream error timeout; not POST/PATCH/LOCK once sent"),
+		assume(fOrder, "most recently used first"),
+		assume(fClientGone, "nginx's own 499 (not in FACTS.md)"),
+	},
+	"haproxy": {
+		assume(fClientKA, "timeout http-keep-alive has no default and falls back to timeout client: 50 s in Debian's shipped haproxy.cfg"),
+		doc(fIdle, "haproxy configuration.txt: no dedicated idle timer; the pool purge is not modelled: no limit"),
+		assume(fRequest, "timeout server has no default: 50 s in Debian's shipped haproxy.cfg"),
+		doc(fTimeout, "haproxy: 504 (termination flags sH)"),
+		assume(fOther, "option redispatch is off by default: no other member"),
+		doc(fRace, "haproxy: 502 (termination flags SH)"),
+		doc(fRetry, "haproxy configuration.txt: retries 3, retry-on conn-failure (empty-response is opt-in): only a request that could not be sent is retried; modelled as one retry"),
+		assume(fOrder, "LIFO; http-reuse safe (a client connection's first request on a new connection) is not modelled"),
+		assume(fClientGone, "not modelled: logged 0"),
+	},
+	"envoy": {
+		doc(fClientKA, "Envoy timeout FAQ: connection manager idle_timeout 1 h"),
+		doc(fIdle, "Envoy timeout FAQ: cluster idle_timeout 1 h"),
+		assume(fRequest, "route timeout default 15 s (Envoy docs; not in FACTS.md)"),
+		doc(fTimeout, "Envoy: 504 UT"),
+		assume(fOther, "no retry policy by default: no other member"),
+		doc(fRace, "Envoy: 503 UC (upstream connection termination)"),
+		doc(fRetry, "Envoy timeout FAQ: none unless retry_on reset or reset-before-request"),
+		assume(fOrder, "not documented: LIFO"),
+		assume(fClientGone, "logged 0 (DC)"),
+	},
+	"traefik": {
+		doc(fClientKA, "Traefik reference: entryPoints respondingTimeouts.idleTimeout 180 s"),
+		doc(fIdle, "Traefik reference: serversTransport idleConnTimeout 90 s"),
+		assume(fRequest, "no response time-out by default (responseHeaderTimeout 0): modelled as 1 h"),
+		doc(fTimeout, "Traefik: 504 if a time-out is set"),
+		assume(fOther, "no other member"),
+		doc(fRace, "Traefik: 502"),
+		doc(fRetry, "Go http.Transport replays idempotent requests that fail on a reused connection"),
+		doc(fOrder, "Go http.Transport reuses the most recent idle connection"),
+		assume(fClientGone, "Traefik logs 499 (not in FACTS.md)"),
+	},
+	"caddy": {
+		assume(fClientKA, "FACTS.md has none: Caddy's server idle_timeout default 5 min"),
+		doc(fIdle, "caddy reverseproxy defaults: keep-alive idle 2 min"),
+		assume(fRequest, "no response time-out by default: modelled as 1 h"),
+		assume(fTimeout, "caddy statusError maps a time-out to 504"),
+		assume(fOther, "no other member"),
+		doc(fRace, "caddy: 502"),
+		doc(fRetry, "Go http.Transport replays idempotent requests that fail on a reused connection"),
+		doc(fOrder, "Go http.Transport reuses the most recent idle connection"),
+		assume(fClientGone, "caddy's statusError uses 499 for a client gone"),
+	},
+	"cloudflare": {
+		doc(fClientKA, "Cloudflare connection limits: client keep-alive 400 s"),
+		doc(fIdle, "Cloudflare connection limits: origin idle 900 s"),
+		assume(fRequest, "the 100 s proxy read time-out (not in FACTS.md)"),
+		doc(fTimeout, "Cloudflare: 524"),
+		assume(fOther, "no other member"),
+		assume(fRace, "Cloudflare: 52x; 520 (an empty or unexpected response) chosen"),
+		assume(fRetry, "n/d: modelled as none"),
+		assume(fOrder, "not documented: LIFO"),
+		assume(fClientGone, "not modelled: logged 0"),
+	},
+}

@@ -1,0 +1,120 @@
+package scenarios
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gwsim/gwsim/backend"
+	"github.com/gwsim/gwsim/proxy"
+)
+
+func TestRaceWindow(t *testing.T) {
+	ms := time.Millisecond
+	v2 := proxy.Profile{BackendIdleTimeout: 600 * ms}
+	for _, tc := range []struct {
+		name     string
+		p        proxy.Profile
+		b        backend.Config
+		from, to time.Duration
+	}{
+		{"k < g", v2, backend.Config{KeepAliveTimeout: 50 * ms}, 50*ms - 2*ms - loopbackSlack, 50 * ms},
+		{"k > g", v2, backend.Config{KeepAliveTimeout: 1200 * ms}, 1198*ms - loopbackSlack, 600 * ms},
+		{"k just above g", v2, backend.Config{KeepAliveTimeout: 601 * ms}, 599*ms - loopbackSlack, 600 * ms},
+		{"no gateway limit", proxy.Profile{}, backend.Config{KeepAliveTimeout: 50 * ms}, 48*ms - loopbackSlack, 50 * ms},
+		{"keep-alive off", v2, backend.Config{}, 0, 0},
+		{"backend forever", v2, backend.Config{IdleForever: true}, 0, 0},
+		{"no reuse", proxy.Profile{BackendIdleTimeout: 1}, backend.Config{KeepAliveTimeout: 50 * ms}, 0, 0},
+		{"trap", v2, backend.Config{KeepAliveTimeout: 50 * ms, RaceTrap: true}, 50 * ms, 600 * ms},
+	} {
+		from, to, _ := raceWindow(tc.p, tc.b, 500*time.Microsecond, time.Millisecond)
+		has := to > from
+		if has != (tc.to > tc.from) || (has && (from != tc.from || to != tc.to)) {
+			t.Errorf("%s: window %s..%s, want %s..%s", tc.name, from, to, tc.from, tc.to)
+		}
+	}
+}
+
+func TestPoissonAndFixedGaps(t *testing.T) {
+	ms := time.Millisecond
+	// λW e^{-λK} for small λW: 100/s, W 2 ms, K 10 ms.
+	got := poissonRaceRate(100, 8*ms, 10*ms)
+	p := math.Exp(-0.8) - math.Exp(-1)
+	if math.Abs(got-p/(1+p)) > 1e-12 {
+		t.Errorf("poissonRaceRate = %v", got)
+	}
+	if poissonRaceRate(100, 10*ms, 8*ms) != 0 || poissonRaceRate(0, 0, ms) != 0 {
+		t.Error("empty window or no traffic must give 0")
+	}
+	gaps := []time.Duration{7 * ms, 8 * ms, 9 * ms, 9 * ms, 10 * ms, 8 * ms}
+	if n := fixedGapRaces(gaps, 8*ms, 10*ms); n != 3 { // 8 races, 9 fresh, 9 races, 10 out, 8 races
+		t.Errorf("fixedGapRaces = %v, want 3", n)
+	}
+	s, _ := Lookup("appgw-v2-backend-120s")
+	if pr, err := Predict(s, 0); err != nil || pr.Rate != 0 || pr.HasWindow() {
+		t.Errorf("cure: %+v %v", pr, err)
+	}
+	s, _ = Lookup("appgw-v2-apache-retry-idempotent")
+	if pr, _ := Predict(s, 0); pr.Visible != 0.5 || pr.Rate != pr.RaceRate/2 || pr.Rate == 0 {
+		t.Errorf("idempotent retry: %+v", pr)
+	}
+}
+
+// TestModelAgreesWithMeasurement sweeps a few Poisson settings (one
+// connection per member, link latencies, rates, keep-alives, a cure and a
+// retry policy), runs them at once on loopback, and checks the measured
+// race share against the model: the count must lie within a factor of two
+// of the prediction, widened by three standard deviations of a Poisson
+// count (README, "Analytic model", says why). A cure must measure 0.
+func TestModelAgreesWithMeasurement(t *testing.T) {
+	if testing.Short() {
+		t.Skip("timing runs (~8 s)")
+	}
+	settings := []string{
+		"backend: {preset: apache, keepalive_timeout: 1s}\nload: {pattern: poisson, rate: 100, duration: 800s, seed: 3}",
+		"backend: {preset: apache, keepalive_timeout: 1s}\nload: {pattern: poisson, rate: 200, duration: 400s, seed: 7}",
+		"backend: {preset: apache, keepalive_timeout: 2s}\nload: {pattern: poisson, rate: 50, duration: 800s, seed: 5}",
+		"backend: {preset: apache, keepalive_timeout: 1s}\nlink: {latency: 1ms}\nload: {pattern: poisson, rate: 100, duration: 800s, seed: 6}",
+		"gateway: {preset: appgw-v2, retry: idempotent}\nbackend: {preset: apache, keepalive_timeout: 1s}\nclient: {methods: {GET: 1, POST: 1}}\nload: {pattern: poisson, rate: 100, duration: 800s, seed: 8}",
+		"gateway: {preset: appgw-v2, backend_idle_timeout: 500ms}\nbackend: {preset: apache, keepalive_timeout: 3s}\nload: {pattern: poisson, rate: 100, duration: 400s, seed: 9}",
+	}
+	type outcome struct {
+		p        Prediction
+		r        *Result
+		measured int64
+	}
+	out := make([]outcome, len(settings))
+	var wg sync.WaitGroup
+	for i, y := range settings {
+		s := mustParse(t, fmt.Sprintf("name: model-%d\ntime_scale: 0.01\n%s\n", i, y))
+		wg.Go(func() {
+			p, err := Predict(s, 0)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			r := Run(context.Background(), s, Options{})
+			out[i] = outcome{p, r, r.RaceAnswers()}
+		})
+	}
+	wg.Wait()
+	for i, o := range out {
+		if o.r == nil || o.r.Err != nil {
+			t.Fatalf("setting %d did not run: %+v", i, o.r)
+		}
+		n := float64(o.r.Requests)
+		want := o.p.Rate * n
+		lo, hi := want/2-3*math.Sqrt(want), 2*want+3*math.Sqrt(want)
+		t.Logf("setting %d: %d of %d requests answered for the race (%.2f%%), model %.2f%% (%.1f expected; bound %.1f..%.1f), window %s..%s",
+			i, o.measured, o.r.Requests, 100*float64(o.measured)/n, 100*o.p.Rate, want, max(lo, 0), hi, o.p.WindowFrom, o.p.WindowTo)
+		if got := float64(o.measured); got < lo || got > hi {
+			t.Errorf("setting %d: measured %v outside the model's bound %.1f..%.1f\n%s", i, got, lo, hi, settings[i])
+		}
+	}
+	if out[len(out)-1].p.HasWindow() || out[len(out)-1].measured != 0 {
+		t.Errorf("the cure (gateway idle 5 ms < keep-alive 30 ms) raced")
+	}
+}

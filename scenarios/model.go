@@ -241,6 +241,9 @@ func poissonRaceRate(lambda float64, from, to time.Duration) float64 {
 // keep-alive race (races the retry policy sent again are not counted): what
 // the model's Rate predicts, times the requests.
 func (r *Result) RaceAnswers() int64 {
+	if r.Analysis != nil {
+		return r.Analysis.Causes[proxy.CauseKeepaliveRace] // joined with the backend's events
+	}
 	var n int64
 	for _, f := range r.Gateway.Races() {
 		if !f.Retried {

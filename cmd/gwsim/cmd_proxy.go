@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 
 	"go.uber.org/zap"
 
@@ -21,7 +22,7 @@ latency excepted). A flag overrides the profile's value.`,
   gwsim proxy --backends 127.0.0.1:8081 --time-scale 0.01 --link-latency 500us --metrics-listen 127.0.0.1:9090
 `)
 	fs := c.fs
-	profileName := fs.String("profile", "appgw-v2", "gateway profile: appgw-v1 or appgw-v2")
+	profileName := fs.String("profile", "appgw-v2", "gateway profile: "+strings.Join(proxy.ProfileNames(), ", ")+" (gwsim presets shows their values)")
 	listen := fs.String("listen", "127.0.0.1:8080", "address for clients")
 	backends := fs.String("backends", "", "backend pool members, comma-separated host:port (round robin)")
 	idle := fs.Duration("backend-idle-timeout", 0, "close idle backend connections after this (profile: V2 60s, V1 none; 0 with the flag set = no limit)")

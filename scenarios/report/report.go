@@ -21,14 +21,14 @@ import (
 // Table writes one row per scenario and, under each, why it came out so.
 func Table(w io.Writer, results []*scenarios.Result) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SCENARIO\tGATEWAY\tBACKEND KEEP-ALIVE\tREQUESTS\t502\t504\tCLIENT ERR\tMAIN CAUSE\tVERDICT")
+	fmt.Fprintln(tw, "SCENARIO\tGATEWAY\tBACKEND KEEP-ALIVE\tREQUESTS\t502\t503\t504\tCLIENT ERR\tMAIN CAUSE\tVERDICT")
 	for _, r := range results {
 		cause := r.MainCause()
 		if cause == "" {
 			cause = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\n", r.Scenario.Name, r.Profile.Name,
-			keepAlive(r), r.Requests, r.Status[502], r.Status[504], sum(r.ClientErrors), cause, verdict(r))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", r.Scenario.Name, r.Profile.Name,
+			keepAlive(r), r.Requests, r.Status[502], r.Status[503], r.Status[504], sum(r.ClientErrors), cause, verdict(r))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -236,6 +236,17 @@ type ScenarioJSON struct {
 	CauseDetail             map[string]int64            `json:"cause_detail"` // cause/subkind, e.g. keepalive-race/linger
 	Explanations            []ExplanationJSON           `json:"explanations"` // every failure (the first 200), visible ones first, then those a retry hid
 	Verdict                 string                      `json:"verdict"`
+	// Model is the analytic model's prediction beside the measurement:
+	// the share of requests answered with the race status.
+	Model *ModelJSON `json:"model,omitempty"`
+}
+
+// ModelJSON is the analytic model's prediction for a scenario.
+type ModelJSON struct {
+	Kind          string  `json:"kind"` // poisson, fixed-gaps or none
+	PredictedRate float64 `json:"predicted_rate"`
+	MeasuredRate  float64 `json:"measured_rate"`
+	RaceAnswers   int64   `json:"race_answers"` // requests answered because of the race
 }
 
 // ExplanationJSON is one explained failure.
@@ -309,6 +320,13 @@ func scenarioJSON(r *scenarios.Result) ScenarioJSON {
 	if r.First502 >= 0 {
 		v := r.First502.Seconds()
 		s.First502Seconds = &v
+	}
+	if p, err := scenarios.Predict(r.Scenario, r.TimeScale); err == nil && r.Err == nil {
+		m := &ModelJSON{Kind: p.Model, PredictedRate: p.Rate, RaceAnswers: r.RaceAnswers()}
+		if r.Requests > 0 {
+			m.MeasuredRate = float64(m.RaceAnswers) / float64(r.Requests)
+		}
+		s.Model = m
 	}
 	s.CauseDetail = map[string]int64{}
 	if a := r.Analysis; a != nil {

@@ -505,14 +505,20 @@ func (pc *persistConn) take(idleTimeout time.Duration) (time.Duration, bool) {
 	return idleFor, true
 }
 
+// idleExpired closes pc when its idle deadline passed and it is still idle
+// since the same moment. It marks pc dead under the lock take uses, so a
+// request that takes pc in the same instant either gets it first (and the
+// timer does nothing) or finds it dead; never a connection closed under it.
 func (pc *persistConn) idleExpired(since time.Time) {
 	pc.mu.Lock()
-	expired := !pc.dead && !pc.busy && pc.idleSince.Equal(since)
-	pc.mu.Unlock()
-	if expired {
-		pc.pool.removeIdle(pc)
-		pc.kill(ByGateway, ReasonIdleTimeout)
+	if pc.dead || pc.busy || !pc.idleSince.Equal(since) {
+		pc.mu.Unlock()
+		return
 	}
+	info := pc.markDeadLocked()
+	pc.mu.Unlock()
+	pc.pool.removeIdle(pc)
+	pc.closeDead(info, ByGateway, ReasonIdleTimeout)
 }
 
 func (pc *persistConn) write(req *http.Request) error {

@@ -79,7 +79,11 @@ func TestModelAgreesWithMeasurement(t *testing.T) {
 		"backend: {preset: apache, keepalive_timeout: 2s}\nload: {pattern: poisson, rate: 50, duration: 800s, seed: 5}",
 		"backend: {preset: apache, keepalive_timeout: 1s}\nlink: {latency: 1ms}\nload: {pattern: poisson, rate: 100, duration: 800s, seed: 6}",
 		"gateway: {preset: appgw-v2, retry: idempotent}\nbackend: {preset: apache, keepalive_timeout: 1s}\nclient: {methods: {GET: 1, POST: 1}}\nload: {pattern: poisson, rate: 100, duration: 800s, seed: 8}",
-		"gateway: {preset: appgw-v2, backend_idle_timeout: 500ms}\nbackend: {preset: apache, keepalive_timeout: 3s}\nload: {pattern: poisson, rate: 100, duration: 400s, seed: 9}",
+		// The cure, with a wide scaled margin (5 ms against 100 ms): under the
+		// race detector a gateway goroutine can be descheduled for tens of
+		// ms between the backend's write and the gateway's idle start, and
+		// that is a real race on the sockets, not a model error.
+		"gateway: {preset: appgw-v2, backend_idle_timeout: 500ms}\nbackend: {preset: apache, keepalive_timeout: 10s}\nload: {pattern: poisson, rate: 100, duration: 400s, seed: 9}",
 	}
 	type outcome struct {
 		p        Prediction
@@ -114,7 +118,10 @@ func TestModelAgreesWithMeasurement(t *testing.T) {
 			t.Errorf("setting %d: measured %v outside the model's bound %.1f..%.1f\n%s", i, got, lo, hi, settings[i])
 		}
 	}
-	if out[len(out)-1].p.HasWindow() || out[len(out)-1].measured != 0 {
-		t.Errorf("the cure (gateway idle 5 ms < keep-alive 30 ms) raced")
+	if cure := out[len(out)-1]; cure.p.HasWindow() || cure.measured != 0 {
+		t.Errorf("the cure (gateway idle 5 ms < keep-alive 100 ms) raced")
+		for _, x := range cure.r.Analysis.Explanations {
+			t.Logf("cure: %s (closed first: %s, style %s)", x.Story(cure.r.Analysis.Start), x.ClosedFirst, x.CloseStyle)
+		}
 	}
 }

@@ -257,20 +257,11 @@ func (p *Pool) roundTrip(req *http.Request, fresh bool) (*http.Response, exchang
 		return nil, ex, fail("read", r.started, true, r.err)
 	}
 	resp := r.resp
+	// One event ends the exchange (the response head's own event would
+	// cost the hot path another emission for little: see the benchmark).
+	var report func(err error)
 	if p.cfg.Events != nil {
-		e := pc.exchangeEvent(event.ResponseReceived, req, ex)
-		e.Status = resp.StatusCode
-		p.emit(e)
-	}
-	reusable := !resp.Close && !req.Close && resp.StatusCode != http.StatusSwitchingProtocols
-	if resp.Body == http.NoBody || resp.Body == nil {
-		// A cancellation that already fired has expired the deadline: not reusable.
-		pc.finish(nil, stop() && reusable)
-		return resp, ex, nil
-	}
-	pb := &pooledBody{rc: resp.Body, pc: pc, stop: stop, reusable: reusable}
-	if p.cfg.Events != nil {
-		pb.report = func(err error) {
+		report = func(err error) {
 			e := pc.exchangeEvent(event.ResponseFinished, req, ex)
 			e.Status = resp.StatusCode
 			if err != nil {
@@ -279,6 +270,16 @@ func (p *Pool) roundTrip(req *http.Request, fresh bool) (*http.Response, exchang
 			p.emit(e)
 		}
 	}
+	reusable := !resp.Close && !req.Close && resp.StatusCode != http.StatusSwitchingProtocols
+	if resp.Body == http.NoBody || resp.Body == nil {
+		if report != nil {
+			report(nil)
+		}
+		// A cancellation that already fired has expired the deadline: not reusable.
+		pc.finish(nil, stop() && reusable)
+		return resp, ex, nil
+	}
+	pb := &pooledBody{rc: resp.Body, pc: pc, stop: stop, reusable: reusable, report: report}
 	resp.Body = pb
 	return resp, ex, nil
 }

@@ -353,13 +353,9 @@ func lane(gw, be *connLog, answers []event.Event) Lane {
 		case event.RequestWritten:
 			l.Exchanges = append(l.Exchanges, Span{Start: e.Time, Method: e.Method})
 			open = &l.Exchanges[len(l.Exchanges)-1]
-		case event.ResponseReceived:
-			if open != nil {
-				open.End, open.Status = e.Time, e.Status
-			}
 		case event.ResponseFinished:
 			if open != nil {
-				open.End = e.Time
+				open.End, open.Status = e.Time, e.Status
 				open = nil
 			}
 		case event.ExchangeFailed:

@@ -46,10 +46,9 @@ const (
 	RequestReceived Kind = "request-received"
 	// ResponseWritten: a response was written (backend), with Status.
 	ResponseWritten Kind = "response-written"
-	// ResponseReceived: a response's head arrived (gateway, client).
-	ResponseReceived Kind = "response-received"
-	// ResponseFinished: a response's body was read to its end (gateway,
-	// client); a body that broke is an ExchangeFailed instead.
+	// ResponseFinished: a response was read to its end (gateway, client),
+	// with Status; a body that broke is an ExchangeFailed (with Status)
+	// instead.
 	ResponseFinished Kind = "response-finished"
 	// ExchangeFailed: a request got no complete response (gateway from its
 	// backend, client from the gateway). ErrKind and Err say how; the

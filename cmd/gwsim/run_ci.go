@@ -40,7 +40,7 @@ func writeJUnit(path string, results []*scenarios.Result, wall time.Duration, at
 // predicted share of requests answered with the race status beside the
 // measured one (see the README, "Analytic model").
 func printModel(w io.Writer, results []*scenarios.Result) {
-	fmt.Fprintln(w, "\nmodel (share of requests answered with the race status; README \"Analytic model\"):")
+	fmt.Fprintln(w, "\nmodel: share of requests answered because of the keep-alive race, predicted and measured (README \"Analytic model\"):")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "  SCENARIO\tPREDICTED\tMEASURED\tMODEL\tSTATIC CHECK")
 	for _, r := range results {
@@ -64,7 +64,7 @@ func printModel(w io.Writer, results []*scenarios.Result) {
 		if c, err := scenarios.CheckScenario(r.Scenario, r.TimeScale, scenarios.TimerSlack()); err == nil {
 			verdict = string(c.Verdict)
 		}
-		fmt.Fprintf(tw, "  %s\t%.1f%%\t%.1f%% (%d × %d of %d)\t%s\t%s\n", r.Scenario.Name, 100*p.Rate, 100*measured, status, answered, r.Requests, p.Model, verdict)
+		fmt.Fprintf(tw, "  %s\t%.1f%%\t%.1f%% (%d race %d of %d)\t%s\t%s\n", r.Scenario.Name, 100*p.Rate, 100*measured, answered, status, r.Requests, p.Model, verdict)
 	}
 	_ = tw.Flush()
 }

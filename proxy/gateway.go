@@ -31,6 +31,9 @@ type Config struct {
 	// LinkLatency is the one-way delay on gateway↔backend connections (not
 	// time-scaled); 0 = none.
 	LinkLatency time.Duration
+	// LinkJitter adds a random extra delay in [0, LinkJitter) to each chunk
+	// on those connections, order kept (not time-scaled); 0 = none.
+	LinkJitter time.Duration
 	// MaxConnsPerMember bounds connections to one member; 0 = unlimited.
 	MaxConnsPerMember int
 	// RaceWindow is the longest time from sending on a reused connection to
@@ -72,6 +75,9 @@ func New(cfg Config, logger *zap.Logger, reg prometheus.Registerer) (*Gateway, e
 	if cfg.LinkLatency < 0 {
 		return nil, fmt.Errorf("link latency must be >= 0, got %s", cfg.LinkLatency)
 	}
+	if cfg.LinkJitter < 0 {
+		return nil, fmt.Errorf("link jitter must be >= 0, got %s", cfg.LinkJitter)
+	}
 	if cfg.MaxConnsPerMember < 0 {
 		return nil, fmt.Errorf("max connections per member must be >= 0, got %d", cfg.MaxConnsPerMember)
 	}
@@ -81,7 +87,7 @@ func New(cfg Config, logger *zap.Logger, reg prometheus.Registerer) (*Gateway, e
 		}
 	}
 	if cfg.RaceWindow <= 0 {
-		cfg.RaceWindow = 4*cfg.LinkLatency + 50*time.Millisecond
+		cfg.RaceWindow = 4*cfg.LinkLatency + 2*cfg.LinkJitter + 50*time.Millisecond
 	}
 	if cfg.MaxReplayBody == 0 {
 		cfg.MaxReplayBody = 1 << 20
@@ -100,6 +106,7 @@ func New(cfg Config, logger *zap.Logger, reg prometheus.Registerer) (*Gateway, e
 		MaxConnsPerHost: cfg.MaxConnsPerMember,
 		Order:           cfg.Profile.PoolOrder,
 		LinkLatency:     cfg.LinkLatency,
+		LinkJitter:      cfg.LinkJitter,
 		Events:          cfg.Events,
 		Actor:           event.Gateway,
 		Side:            event.SideUpstream,

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"math/rand/v2"
 	"net"
 	"os"
 	"sync"
@@ -15,12 +16,20 @@ import (
 // (about one round trip, 2×oneWay) instead of loopback's few microseconds.
 // A oneWay of zero or less returns c unchanged.
 func WithLatency(c net.Conn, oneWay time.Duration) net.Conn {
-	if oneWay <= 0 {
+	return WithLink(c, oneWay, 0)
+}
+
+// WithLink is WithLatency with jitter: each chunk, each way, is delayed by
+// oneWay plus a uniformly random extra in [0, jitter), never overtaking the
+// chunk before it (TCP keeps order). Zero latency and jitter return c.
+func WithLink(c net.Conn, oneWay, jitter time.Duration) net.Conn {
+	if oneWay <= 0 && jitter <= 0 {
 		return c
 	}
 	lc := &latencyConn{
 		Conn:    c,
-		delay:   oneWay,
+		delay:   max(oneWay, 0),
+		jitter:  max(jitter, 0),
 		in:      make(chan segment, 256),
 		out:     make(chan segment, 256),
 		closing: make(chan struct{}),
@@ -42,7 +51,12 @@ type segment struct {
 
 type latencyConn struct {
 	net.Conn
-	delay time.Duration
+	delay  time.Duration
+	jitter time.Duration
+	// lastIn and lastOut are the delivery times of the last chunk each
+	// way (lastIn: the pump's alone; lastOut: under wmu), so jitter keeps
+	// order.
+	lastIn, lastOut time.Time
 
 	in  chan segment // arrived from the peer, in order
 	out chan segment // written by us, waiting to be sent
@@ -68,7 +82,7 @@ func (c *latencyConn) pump() {
 	for {
 		buf := make([]byte, 32<<10)
 		n, err := c.Conn.Read(buf)
-		at := time.Now().Add(c.delay)
+		at := c.due(&c.lastIn)
 		if n > 0 {
 			select {
 			case c.in <- segment{b: buf[:n], at: at}:
@@ -121,6 +135,20 @@ func (c *latencyConn) writer() {
 			return
 		}
 	}
+}
+
+// due is when a chunk sent now arrives: one delay, plus jitter, and not
+// before the previous chunk the same way (*last).
+func (c *latencyConn) due(last *time.Time) time.Time {
+	at := time.Now().Add(c.delay)
+	if c.jitter > 0 {
+		at = at.Add(rand.N(c.jitter))
+	}
+	if at.Before(*last) {
+		at = *last
+	}
+	*last = at
+	return at
 }
 
 func sleepUntil(t time.Time) {
@@ -190,11 +218,12 @@ func (c *latencyConn) Write(p []byte) (int, error) {
 		c.wmu.Unlock()
 		return 0, err
 	}
+	at := c.due(&c.lastOut)
 	c.wmu.Unlock()
 	b := make([]byte, len(p))
 	copy(b, p)
 	select {
-	case c.out <- segment{b: b, at: time.Now().Add(c.delay)}:
+	case c.out <- segment{b: b, at: at}:
 		return len(p), nil
 	case <-c.closing:
 		return 0, net.ErrClosed
@@ -209,7 +238,7 @@ func (c *latencyConn) Close() error {
 		first = true
 		c.wmu.Lock()
 		c.closed = true
-		c.closeAt = time.Now().Add(c.delay)
+		c.closeAt = c.due(&c.lastOut) // after every byte written before it
 		c.wmu.Unlock()
 		close(c.closing)
 	})

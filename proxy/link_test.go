@@ -123,3 +123,34 @@ func TestWithLatencyCloseReachesPeerLater(t *testing.T) {
 		t.Fatalf("peer saw the FIN after %s, want at least %s", d, oneWay)
 	}
 }
+
+// TestWithLinkJitterKeepsOrder: with jitter every byte still arrives, in
+// order, no earlier than the latency.
+func TestWithLinkJitterKeepsOrder(t *testing.T) {
+	const oneWay, jitter = 2 * time.Millisecond, 5 * time.Millisecond
+	raw, server := loopbackPair(t)
+	c := WithLink(raw, oneWay, jitter)
+	defer c.Close()
+	start := time.Now()
+	var want []byte
+	for i := 0; i < 50; i++ {
+		msg := []byte{byte(i)}
+		want = append(want, msg...)
+		if _, err := c.Write(msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := make([]byte, len(want))
+	if _, err := io.ReadFull(server, got); err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != string(want) {
+		t.Fatalf("bytes reordered: %v", got)
+	}
+	if d := time.Since(start); d < oneWay {
+		t.Fatalf("arrived after %s, want at least %s", d, oneWay)
+	}
+	if WithLink(raw, 0, 0) != raw {
+		t.Fatal("no latency and no jitter must return the connection unchanged")
+	}
+}

@@ -87,6 +87,9 @@ type PoolConfig struct {
 	// LinkLatency is the one-way delay injected on every connection, both
 	// directions (see WithLatency); 0 = none.
 	LinkLatency time.Duration
+	// LinkJitter adds a random extra delay in [0, LinkJitter) to every
+	// chunk, order kept (see WithLink); 0 = none.
+	LinkJitter time.Duration
 	// Hooks observe connection life cycles.
 	Hooks PoolHooks
 	// DialContext replaces the TCP dialer (tests dial net.Pipe); nil = TCP.
@@ -353,7 +356,7 @@ func (p *Pool) dial(ctx context.Context, addr string) (*persistConn, error) {
 		reqc: make(chan readRequest, 1),
 		next: make(chan struct{}, 1),
 	}
-	pc.conn = WithLatency(c, p.cfg.LinkLatency)
+	pc.conn = WithLink(c, p.cfg.LinkLatency, p.cfg.LinkJitter)
 	pc.br = bufio.NewReader(pc.conn)
 	pc.bw = bufio.NewWriter(pc.conn)
 	if hk := p.cfg.Hooks.Opened; hk != nil {

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/gwsim/gwsim/proxy"
+	"github.com/gwsim/gwsim/scenarios/event"
 )
 
 // TestExplainRaceTrap: against a race-trap backend every 502 is explained
@@ -78,5 +79,37 @@ load: {pattern: closed, requests: 12, think: 1s}
 	// for the race.
 	if r.Gateway.Causes[proxy.CauseKeepaliveRace] == 0 {
 		t.Fatalf("gateway-only causes %v: the test no longer reuses a connection into the fault", r.Gateway.Causes)
+	}
+}
+
+// TestRunJitterAndConnectionCap: link jitter and an open-loop connection
+// cap run as the scenario says: every request answered, over one client
+// connection.
+func TestRunJitterAndConnectionCap(t *testing.T) {
+	s, err := Parse("cap.yaml", []byte(`name: cap
+time_scale: 0.01
+backend: {preset: apache, keepalive_timeout: 120s}
+link: {latency: 300us, jitter: 300us}
+load: {pattern: poisson, rate: 200, duration: 20s, connections: 1, seed: 4}
+expect:
+  status: {"200": ">0"}
+  client_errors: 0
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec event.Recorder
+	r := Run(context.Background(), s, Options{Events: rec.Sink()})
+	if r.Err != nil || !r.Pass {
+		t.Fatalf("run: %v %v %v", r.Err, r.Failures, r.Status)
+	}
+	opened := 0
+	for _, e := range rec.Events() {
+		if e.Actor == event.Client && e.Kind == event.ConnOpened {
+			opened++
+		}
+	}
+	if opened != 1 || r.Status[200] != r.Requests {
+		t.Fatalf("%d client connections, statuses %v of %d requests: want one connection, all 200", opened, r.Status, r.Requests)
 	}
 }

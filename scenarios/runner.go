@@ -151,7 +151,7 @@ func run(ctx context.Context, s *Scenario, opt Options, scale float64, r *Result
 		backends = append(backends, srv)
 		wg.Go(func() { _ = srv.Serve(actx, ln) })
 	}
-	gw, err := proxy.New(proxy.Config{Profile: r.Profile, Backends: addrs, LinkLatency: r.LinkLatency,
+	gw, err := proxy.New(proxy.Config{Profile: r.Profile, Backends: addrs, LinkLatency: r.LinkLatency, LinkJitter: s.Link.Jitter.D(),
 		Events: sink, TimeScale: scale}, log.Named("gateway"), nil)
 	if err != nil {
 		return err
@@ -166,7 +166,11 @@ func run(ctx context.Context, s *Scenario, opt Options, scale float64, r *Result
 	if err != nil {
 		return err
 	}
-	client := proxy.NewPool(proxy.PoolConfig{IdleTimeout: s.clientIdle(scale), LinkLatency: s.Client.Latency.D(), Events: sink})
+	ccfg := proxy.PoolConfig{IdleTimeout: s.clientIdle(scale), LinkLatency: s.Client.Latency.D(), Events: sink}
+	if lcfg.Pattern == load.PatternConstant || lcfg.Pattern == load.PatternPoisson {
+		ccfg.MaxConnsPerHost = s.Load.Connections // open loop: requests wait for one of these; late ones are counted
+	}
+	client := proxy.NewPool(ccfg)
 	defer client.Close()
 	lr, err := load.Run(ctx, lcfg, client, nil)
 	if err != nil {

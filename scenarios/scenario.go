@@ -85,8 +85,8 @@ type Fault struct {
 // Link is the gateway↔backend network.
 type Link struct {
 	Latency *Duration `yaml:"latency"` // one way, physical; default 500µs
-	// Jitter is reserved: the link adds no jitter yet, so any value but 0
-	// is refused rather than silently ignored.
+	// Jitter adds a random extra delay in [0, jitter) to each chunk each
+	// way, order kept; physical, not scaled. Default 0.
 	Jitter Duration `yaml:"jitter"`
 }
 
@@ -103,7 +103,7 @@ type Client struct {
 type Load struct {
 	Pattern     string   `yaml:"pattern"`     // closed (default), constant, poisson, gap-sweep
 	Workers     int      `yaml:"workers"`     // closed loop
-	Connections int      `yaml:"connections"` // closed loop: the same as workers
+	Connections int      `yaml:"connections"` // closed loop: the same as workers; open loop: the client's connection cap (0 = as many as needed)
 	Think       Duration `yaml:"think"`
 	Rate        float64  `yaml:"rate"` // requests per wall second (not scaled)
 	Duration    Duration `yaml:"duration"`
@@ -450,8 +450,8 @@ func (s *Scenario) checkNetwork() error {
 	if d := s.linkLatency(); d < 0 {
 		return ferr("link.latency", "must be >= 0, got %s", d)
 	}
-	if s.Link.Jitter != 0 {
-		return ferr("link.jitter", "not supported yet: the link delays every byte by link.latency exactly; leave it 0")
+	if s.Link.Jitter < 0 {
+		return ferr("link.jitter", "must be >= 0, got %s", s.Link.Jitter.D())
 	}
 	if s.Client.Latency < 0 {
 		return ferr("client.latency", "must be >= 0, got %s", s.Client.Latency.D())
@@ -509,7 +509,7 @@ func (s *Scenario) checkLoad() error {
 		patterns []load.Pattern
 	}{
 		{"workers", s.pos.has("load.workers"), []load.Pattern{load.PatternClosed}},
-		{"connections", s.pos.has("load.connections"), []load.Pattern{load.PatternClosed}},
+		{"connections", s.pos.has("load.connections"), append([]load.Pattern{load.PatternClosed}, open...)},
 		{"think", s.pos.has("load.think"), []load.Pattern{load.PatternClosed}},
 		{"rate", s.pos.has("load.rate"), open},
 		{"gap_around", s.pos.has("load.gap_around"), sweep},

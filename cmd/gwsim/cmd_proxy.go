@@ -34,6 +34,7 @@ latency excepted). A flag overrides the profile's value.`,
 	order := fs.String("pool-order", "", "idle connection reuse order: lifo or fifo (profile: lifo)")
 	maxConns := fs.Int("max-conns-per-member", 0, "most connections to one member, 0 = unlimited")
 	linkLatency := fs.Duration("link-latency", 0, "one-way latency injected on gateway-backend connections, both ways (not scaled)")
+	linkJitter := fs.Duration("link-jitter", 0, "random extra delay in [0, this) added to each chunk on gateway-backend connections, order kept (not scaled)")
 	raceWindow := fs.Duration("race-window", 0, "a reused connection failing within this of the send is classified keepalive-race (0 = 4×link latency + 50ms; not scaled)")
 	scale := fs.Float64("time-scale", 1, "multiply every profile duration by this")
 	metricsListen := fs.String("metrics-listen", "", "serve /metrics and /healthz on this address (empty = off)")
@@ -92,7 +93,7 @@ latency excepted). A flag overrides the profile's value.`,
 		return usage(err.Error())
 	}
 	reg := newRegistry()
-	cfg := proxy.Config{Profile: p.Scaled(*scale), Backends: members, LinkLatency: *linkLatency,
+	cfg := proxy.Config{Profile: p.Scaled(*scale), Backends: members, LinkLatency: *linkLatency, LinkJitter: *linkJitter,
 		MaxConnsPerMember: *maxConns, RaceWindow: *raceWindow, TimeScale: *scale}
 	events, closeEvents, err := openEvents(*eventsFile)
 	if err != nil {

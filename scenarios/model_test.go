@@ -73,6 +73,13 @@ func TestModelAgreesWithMeasurement(t *testing.T) {
 	if testing.Short() {
 		t.Skip("timing runs (~8 s)")
 	}
+	if raceDetector {
+		// The model's window uses the timer lateness measured at start;
+		// under -race goroutines are delayed by a varying factor, so the
+		// measured rate runs two to three times the prediction. CI runs
+		// this test in its plain `go test ./...` pass.
+		t.Skip("model accuracy is not meaningful under the race detector")
+	}
 	settings := []string{
 		"backend: {preset: apache, keepalive_timeout: 1s}\nload: {pattern: poisson, rate: 100, duration: 800s, seed: 3}",
 		"backend: {preset: apache, keepalive_timeout: 1s}\nload: {pattern: poisson, rate: 200, duration: 400s, seed: 7}",

@@ -182,6 +182,7 @@ func Analyze(events []event.Event) *Analysis {
 		}
 	}
 
+	idx := indexAnswers(answers)
 	// Failures the client saw from the gateway, and the ones it retried.
 	for _, ans := range answers {
 		if ans.Cause == "" || ans.Cause == proxy.CauseNone || ans.Status >= 200 && ans.Status < 300 {
@@ -191,13 +192,13 @@ func Analyze(events []event.Event) *Analysis {
 		a.add(x)
 	}
 	for _, cf := range clientFails {
-		a.add(explainClient(a, cf, down[connKey(cf.Local, cf.Remote)], answers))
+		a.add(explainClient(a, cf, down[connKey(cf.Local, cf.Remote)], idx))
 	}
 	for _, k := range upOrder {
 		for _, f := range up[k].events {
 			// A failure with a status broke a body after the head: the
 			// client saw it as such (or the gateway cut its answer).
-			if f.Kind != event.ExchangeFailed || f.Status != 0 || answeredAfter(answers, f) {
+			if f.Kind != event.ExchangeFailed || f.Status != 0 || idx.answeredAfter(f) {
 				continue
 			}
 			cause := proxy.CauseBackendResetMidRequest
@@ -219,7 +220,7 @@ func Analyze(events []event.Event) *Analysis {
 		return a.Explanations[i].At.Before(a.Explanations[j].At)
 	})
 	for _, k := range upOrder {
-		a.Lanes = append(a.Lanes, lane(up[k], back[k], answers))
+		a.Lanes = append(a.Lanes, lane(up[k], back[k], idx))
 	}
 	return a
 }
@@ -232,17 +233,46 @@ func (a *Analysis) add(x Explanation) {
 	}
 }
 
-// answeredAfter reports whether a failure on an upstream connection is the
-// one a gateway answer (non-2xx) reported, rather than one it retried.
-func answeredAfter(answers []event.Event, f event.Event) bool {
+// answerIndex holds the gateway's failure answers, indexed so a join stays
+// linear in the journal's size (a demo that ran for hours has millions of
+// successful answers and a few failures).
+type answerIndex struct {
+	byConn map[string][]event.Event // non-2xx answers, by upstream connection
+	byPeer map[string][]event.Event // answers with a failure cause, by client ip:port
+}
+
+func indexAnswers(answers []event.Event) answerIndex {
+	idx := answerIndex{byConn: map[string][]event.Event{}, byPeer: map[string][]event.Event{}}
 	for _, ans := range answers {
-		if connKey(ans.Local, ans.Remote) == connKey(f.Local, f.Remote) && !ans.Time.Before(f.Time) &&
-			ans.Status != 0 && (ans.Status < 200 || ans.Status >= 300) {
-			return true
+		if failedStatus(ans.Status) {
+			k := connKey(ans.Local, ans.Remote)
+			idx.byConn[k] = append(idx.byConn[k], ans)
+		}
+		if ans.Cause != "" && ans.Cause != proxy.CauseNone {
+			idx.byPeer[ans.Peer] = append(idx.byPeer[ans.Peer], ans)
 		}
 	}
-	return false
+	return idx
 }
+
+// failedStatus is a status the client got instead of an answer (not 0,
+// which V1 logs for a client that left, nor 2xx).
+func failedStatus(st int) bool { return st != 0 && (st < 200 || st >= 300) }
+
+// failureAnswer is the first failure answer on f's connection at or after
+// f: the one that reported f to the client.
+func (idx answerIndex) failureAnswer(f event.Event) *event.Event {
+	for i, ans := range idx.byConn[connKey(f.Local, f.Remote)] {
+		if !ans.Time.Before(f.Time) {
+			return &idx.byConn[connKey(f.Local, f.Remote)][i]
+		}
+	}
+	return nil
+}
+
+// answeredAfter reports whether a failure on an upstream connection is the
+// one a gateway answer (non-2xx) reported, rather than one it retried.
+func (idx answerIndex) answeredAfter(f event.Event) bool { return idx.failureAnswer(f) != nil }
 
 // explainUpstream tells the story of a failed gateway→backend exchange,
 // refining the gateway's own cause with what the backend says it did.
@@ -309,14 +339,14 @@ func explainUpstream(a *Analysis, cause string, status int, method string, at ti
 }
 
 // explainClient tells the story of a client-side error.
-func explainClient(a *Analysis, cf event.Event, gw *connLog, answers []event.Event) Explanation {
+func explainClient(a *Analysis, cf event.Event, gw *connLog, idx answerIndex) Explanation {
 	x := Explanation{Cause: CauseClientIdleRace, ClientErr: cf.ErrKind, Method: cf.Method, At: cf.Time,
 		Local: cf.Local, Remote: cf.Remote, Idle: cf.Idle, Requests: cf.Requests, Err: cf.Err, FailAt: cf.Time,
 		PeerTimeout: a.Gateway.KeepAlive}
 	// A gateway answer to this client after the failure means the gateway
 	// broke the response itself (mid-body); take its cause.
-	for _, ans := range answers {
-		if ans.Peer == cf.Local && ans.Cause != "" && ans.Cause != proxy.CauseNone && !ans.Time.After(cf.Time.Add(time.Second)) && !ans.Time.Before(cf.Time.Add(-time.Second)) {
+	for _, ans := range idx.byPeer[cf.Local] {
+		if !ans.Time.After(cf.Time.Add(time.Second)) && !ans.Time.Before(cf.Time.Add(-time.Second)) {
 			x.Cause = ans.Cause
 			return x
 		}
@@ -343,7 +373,7 @@ func explainClient(a *Analysis, cf event.Event, gw *connLog, answers []event.Eve
 }
 
 // lane builds a timeline lane from an upstream connection's events.
-func lane(gw, be *connLog, answers []event.Event) Lane {
+func lane(gw, be *connLog, idx answerIndex) Lane {
 	var l Lane
 	var open *Span
 	for _, e := range gw.events {
@@ -368,11 +398,8 @@ func lane(gw, be *connLog, answers []event.Event) Lane {
 			if e.Reused {
 				m.Cause = proxy.CauseKeepaliveRace
 			}
-			for _, ans := range answers {
-				if ans.Local == e.Local && ans.Remote == e.Remote && !ans.Time.Before(e.Time) && ans.Status >= 300 {
-					m.Status, m.Cause, m.Retried = ans.Status, ans.Cause, false
-					break
-				}
+			if ans := idx.failureAnswer(e); ans != nil {
+				m.Status, m.Cause, m.Retried = ans.Status, ans.Cause, false
 			}
 			l.Failures = append(l.Failures, m)
 			open = nil

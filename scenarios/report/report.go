@@ -108,6 +108,9 @@ func Why(r *scenarios.Result) []string {
 	switch {
 	case r.Analysis != nil && hasRace(r.Analysis):
 		out = append(out, raceLine(r))
+		if x := firstRace(r.Analysis); x != nil {
+			out = append(out, "first: "+x.Story(r.Analysis.Start)+" (--explain for more)")
+		}
 	case len(r.Causes) > 0:
 		// the failures below say what happened
 	case r.Backend.KeepAliveTimeout == 0 && !r.Backend.IdleForever:
@@ -133,6 +136,9 @@ func Why(r *scenarios.Result) []string {
 	}
 	if r.Retries > 0 {
 		out = append(out, fmt.Sprintf("the gateway retried %d request(s); statuses by method: %s", r.Retries, byMethod(r.StatusByMethod)))
+	}
+	if r.Analysis != nil && len(r.Analysis.Causes) > 0 {
+		out = append(out, "verdict: "+r.Analysis.Verdict())
 	}
 	for _, f := range r.Failures {
 		out = append(out, "expectation failed: "+f)
@@ -169,14 +175,17 @@ func raceLine(r *scenarios.Result) string {
 		len(idle), hidden, human(idle[len(idle)/2]), human(idle[0]), human(idle[len(idle)-1]), ka, gatewayIdle(r), first)
 }
 
-func hasRace(a *scenarios.Analysis) bool {
-	for _, x := range a.Explanations {
-		if x.Cause == proxy.CauseKeepaliveRace {
-			return true
+// firstRace is the first race the client saw (else the first hidden one).
+func firstRace(a *scenarios.Analysis) *scenarios.Explanation {
+	for i := range a.Explanations {
+		if a.Explanations[i].Cause == proxy.CauseKeepaliveRace {
+			return &a.Explanations[i]
 		}
 	}
-	return false
+	return nil
 }
+
+func hasRace(a *scenarios.Analysis) bool { return firstRace(a) != nil }
 
 func kinds(m map[string]int64) string {
 	var parts []string

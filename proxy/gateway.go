@@ -100,7 +100,6 @@ func New(cfg Config, logger *zap.Logger, reg prometheus.Registerer) (*Gateway, e
 	g.profile.Store(&p)
 	g.m.idleTimeout.Set(p.BackendIdleTimeout.Seconds())
 	g.stats.init()
-	hooks := g.m.poolHooks()
 	g.pool = NewPool(PoolConfig{
 		IdleTimeout:     cfg.Profile.BackendIdleTimeout,
 		MaxConnsPerHost: cfg.MaxConnsPerMember,
@@ -110,14 +109,7 @@ func New(cfg Config, logger *zap.Logger, reg prometheus.Registerer) (*Gateway, e
 		Events:          cfg.Events,
 		Actor:           event.Gateway,
 		Side:            event.SideUpstream,
-		Hooks: PoolHooks{
-			Opened: func(ci ConnInfo) { hooks.Opened(ci); g.stats.opened.Add(1) },
-			Reused: func(ci ConnInfo, d time.Duration) { hooks.Reused(ci, d); g.stats.reused.Add(1) },
-			Closed: func(ci ConnInfo, by Initiator, reason string) {
-				hooks.Closed(ci, by, reason)
-				g.stats.closed(by)
-			},
-		},
+		Hooks:           g.m.poolHooks(),
 	})
 	return g, nil
 }
@@ -275,20 +267,17 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if errors.As(err, &rte) {
 			x.conn, x.rtErr = rte.Conn, rte
 		}
-		if !clientGone && f.Cause == CauseBackendTimeout && prof.TimeoutTriesOtherMember && !triedOther && n > 1 && replayable {
-			triedOther = true
-			idx++
-			x.retries++
-			g.m.retries.WithLabelValues("timeout").Inc()
-			g.stats.retries.Add(1)
-			g.stats.recordRetried(f.Cause, rte, r.Method)
-			continue
+		var again string
+		switch {
+		case !clientGone && f.Cause == CauseBackendTimeout && prof.TimeoutTriesOtherMember && !triedOther && n > 1 && replayable:
+			triedOther, again = true, "timeout"
+		case !clientGone && !fresh && replayable && prof.Retry.allows(out, rte):
+			fresh, again = true, "policy" // a retry goes out on a new connection
 		}
-		if !clientGone && !fresh && replayable && prof.Retry.allows(out, rte) {
-			fresh = true // a retry goes out on a new connection
-			idx++
+		if again != "" {
+			idx++ // the next member
 			x.retries++
-			g.m.retries.WithLabelValues("policy").Inc()
+			g.m.retries.WithLabelValues(again).Inc()
 			g.stats.retries.Add(1)
 			g.stats.recordRetried(f.Cause, rte, r.Method)
 			continue
@@ -465,9 +454,6 @@ type Stats struct {
 	ByMethod  map[string]map[int]int64 // responses by request method, then status
 	Causes    map[string]int64         // by cause, failures only
 	Retries   int64
-	Opened    int64 // backend connections dialled
-	Reused    int64 // requests sent on a reused connection
-	ClosedBy  map[Initiator]int64
 	Failures  []FailureSample // the first failed exchanges (up to 200), races included
 }
 
@@ -500,26 +486,18 @@ type FailureSample struct {
 }
 
 type statsRecorder struct {
-	opened, reused, retries atomic.Int64
-	mu                      sync.Mutex
-	responses               map[int]int64
-	byMethod                map[string]map[int]int64
-	causes                  map[string]int64
-	closedBy                map[Initiator]int64
-	failures                []FailureSample
-	started                 time.Time
+	retries   atomic.Int64
+	mu        sync.Mutex
+	responses map[int]int64
+	byMethod  map[string]map[int]int64
+	causes    map[string]int64
+	failures  []FailureSample
+	started   time.Time
 }
 
 func (s *statsRecorder) init() {
-	s.responses, s.causes, s.closedBy = map[int]int64{}, map[string]int64{}, map[Initiator]int64{}
-	s.byMethod = map[string]map[int]int64{}
+	s.responses, s.causes, s.byMethod = map[int]int64{}, map[string]int64{}, map[string]map[int]int64{}
 	s.started = time.Now()
-}
-
-func (s *statsRecorder) closed(by Initiator) {
-	s.mu.Lock()
-	s.closedBy[by]++
-	s.mu.Unlock()
 }
 
 func (s *statsRecorder) sample(cause string, e *RoundTripError, method string, retried bool) {
@@ -566,22 +544,11 @@ func (g *Gateway) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := Stats{
-		Responses: map[int]int64{}, Causes: map[string]int64{}, ClosedBy: map[Initiator]int64{},
-		Retries: s.retries.Load(), Opened: s.opened.Load(), Reused: s.reused.Load(),
-		Failures: append([]FailureSample(nil), s.failures...),
+		Responses: maps.Clone(s.responses), Causes: maps.Clone(s.causes), ByMethod: map[string]map[int]int64{},
+		Retries: s.retries.Load(), Failures: append([]FailureSample(nil), s.failures...),
 	}
-	for k, v := range s.responses {
-		out.Responses[k] = v
-	}
-	for k, v := range s.causes {
-		out.Causes[k] = v
-	}
-	out.ByMethod = map[string]map[int]int64{}
 	for m, st := range s.byMethod {
 		out.ByMethod[m] = maps.Clone(st)
-	}
-	for k, v := range s.closedBy {
-		out.ClosedBy[k] = v
 	}
 	return out
 }

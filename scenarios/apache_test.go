@@ -203,8 +203,8 @@ func logSweep(t *testing.T, attempt int, results []*load.Result, st proxy.Stats)
 	for _, f := range st.Failures {
 		maxElapsed = max(maxElapsed, f.Elapsed)
 	}
-	t.Logf("gateway: responses %v, causes %v, closed by %v, %d failure samples (slowest failed %s after taking the connection)",
-		st.Responses, st.Causes, st.ClosedBy, len(st.Failures), maxElapsed)
+	t.Logf("gateway: responses %v, causes %v, %d failure samples (slowest failed %s after taking the connection)",
+		st.Responses, st.Causes, len(st.Failures), maxElapsed)
 }
 
 // startApache starts Apache httpd on a free loopback port with the given

@@ -177,10 +177,11 @@ func (c *conn) handleRequest(ctx context.Context) bool {
 	}
 
 	if req.Body != http.NoBody && strings.EqualFold(req.Header.Get("Expect"), "100-continue") {
-		if _, err := c.bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n"); err == nil {
+		_, err := c.bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
+		if err == nil {
 			err = c.bw.Flush()
 		}
-		if err != nil {
+		if err != nil { // the client is gone: do not read its body or answer
 			c.closeQuiet(ctx)
 			return false
 		}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"syscall"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -104,4 +105,40 @@ func FuzzConn(f *testing.F) {
 			}
 		})
 	})
+}
+
+// writeFailConn is a connection whose peer sent in and then vanished:
+// reads return in, then EOF; every write fails.
+type writeFailConn struct {
+	r      *bytes.Reader
+	writes int
+}
+
+func (c *writeFailConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+func (c *writeFailConn) Write([]byte) (int, error) {
+	c.writes++
+	return 0, syscall.EPIPE
+}
+func (c *writeFailConn) Close() error { return nil }
+func (c *writeFailConn) LocalAddr() net.Addr {
+	return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8081}
+}
+func (c *writeFailConn) RemoteAddr() net.Addr {
+	return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}
+}
+func (c *writeFailConn) SetDeadline(time.Time) error      { return nil }
+func (c *writeFailConn) SetReadDeadline(time.Time) error  { return nil }
+func (c *writeFailConn) SetWriteDeadline(time.Time) error { return nil }
+
+// TestContinueWriteFails: when the interim "100 Continue" cannot be
+// written the client is gone, so the backend closes at once: it neither
+// reads the body nor counts the request nor tries to answer it.
+func TestContinueWriteFails(t *testing.T) {
+	srv := newServer(t, Config{KeepAliveTimeout: time.Minute}, nil)
+	nc := &writeFailConn{r: bytes.NewReader([]byte("POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nhi"))}
+	srv.serveConn(t.Context(), nc)
+	if st := srv.Stats(); st.Requests != 0 || len(st.Responses) != 0 || nc.writes != 1 {
+		t.Fatalf("after a failed 100 Continue: %d request(s) counted, responses %v, %d write(s); want 0, none, 1",
+			st.Requests, st.Responses, nc.writes)
+	}
 }

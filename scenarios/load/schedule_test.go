@@ -121,16 +121,45 @@ func TestIsPost(t *testing.T) {
 	}
 	for _, tt := range tests {
 		posts := 0
+		first := make([]bool, n)
 		for i := range n {
-			if isPost(1, i, tt.ratio) {
+			first[i] = isPost(1, i, tt.ratio)
+			if first[i] {
 				posts++
 			}
-			if isPost(1, i, tt.ratio) != isPost(1, i, tt.ratio) {
-				t.Fatalf("isPost(1, %d, %v) not deterministic", i, tt.ratio)
+		}
+		// A pure function of (seed, i): asked again, in the other order (as
+		// concurrent workers would), it gives the same answer.
+		for i := n - 1; i >= 0; i-- {
+			if got := isPost(1, i, tt.ratio); got != first[i] {
+				t.Fatalf("ratio %v: isPost(1, %d) = %v, then %v: not a function of (seed, i)", tt.ratio, i, first[i], got)
 			}
 		}
 		if posts < tt.min || posts > tt.max {
 			t.Errorf("ratio %v: %d POSTs of %d, want %d..%d", tt.ratio, posts, n, tt.min, tt.max)
+		}
+	}
+}
+
+// TestIsPostMix pins the mix of the first requests: the same seed gives the
+// same GET/POST sequence in every run and release, another seed another.
+func TestIsPostMix(t *testing.T) {
+	for _, tt := range []struct {
+		seed int64
+		want string // G or P for requests 0, 1, ...
+	}{
+		{1, "GPPGPPGGGPGPGGPGPPPPGGPP"},
+		{2, "GGPGGPGGPGPGGPPPGGPGGGGG"},
+	} {
+		got := make([]byte, len(tt.want))
+		for i := range got {
+			got[i] = 'G'
+			if isPost(tt.seed, i, 0.5) {
+				got[i] = 'P'
+			}
+		}
+		if string(got) != tt.want {
+			t.Errorf("seed %d, ratio 0.5: mix %s, want %s", tt.seed, got, tt.want)
 		}
 	}
 }

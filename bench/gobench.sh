@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# bench/run.sh - gwsim's benchmarks, with a side-by-side summary.
+# bench/gobench.sh - gwsim's Go benchmarks (go test -bench), with a side-by-side summary.
+# (bench/run.sh compares gwsim with nginx, HAProxy, httputil and wrk.)
 #
-# Usage (from the repo root):  bash bench/run.sh
+# Usage (from the repo root):  bash bench/gobench.sh
 #
 # What it runs:
 #   1. go test ./proxy -run '^$' -bench '^BenchmarkGateway$' -benchtime $BENCHTIME -count $COUNT -benchmem

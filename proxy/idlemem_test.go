@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -20,7 +21,7 @@ import (
 
 // idleMemConns is how many idle backend connections
 // BenchmarkIdleConnMemory makes the pool hold (issue 8: at most 12 KB each;
-// nginx holds one in about 10 KB).
+// nginx holds one in about 10 KB); GWSIM_IDLEMEM_CONNS overrides it.
 const idleMemConns = 4000
 
 // idleMemHelperEnv turns TestIdleMemBackend into the benchmark's backend.
@@ -40,11 +41,18 @@ const idleMemHelperEnv = "GWSIM_IDLEMEM_BACKEND"
 //
 // Metrics: B/idle-conn (heap + stack), heap-B/idle-conn, stack-B/idle-conn.
 func BenchmarkIdleConnMemory(b *testing.B) {
+	n := idleMemConns
+	if v := os.Getenv("GWSIM_IDLEMEM_CONNS"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil || n < 1 {
+			b.Fatalf("GWSIM_IDLEMEM_CONNS=%q: want a positive integer", v)
+		}
+	}
 	addr, stop := startIdleMemBackend(b)
 	defer stop()
 	var total, heap, stack []float64
 	for b.Loop() {
-		t, h, s := measureIdleConns(b, addr, idleMemConns)
+		t, h, s := measureIdleConns(b, addr, n)
 		total, heap, stack = append(total, t), append(heap, h), append(stack, s)
 	}
 	b.ReportMetric(0, "ns/op")

@@ -22,11 +22,15 @@ const (
 	CauseConnectFailed          = "connect-failed"             // the dial failed otherwise (timeout, unreachable)
 	CauseNoLiveBackend          = "no-live-backend"            // no member to send to
 	CauseClientClosed           = "client-closed"              // the client went away first
+	CauseClientBadRequest       = "client-bad-request"         // the client's request did not parse or broke HTTP/1.1's rules (400, 431, 505)
+	CauseClientTimeout          = "client-timeout"             // the client stalled while sending its request (408)
+	CauseGatewayShutdown        = "gateway-shutdown"           // the gateway shut down before the backend answered (503)
 )
 
 // Causes lists every cause, for metrics and reports.
 var Causes = []string{CauseNone, CauseKeepaliveRace, CauseBackendResetMidRequest, CauseBackendMalformed,
-	CauseBackendTimeout, CauseConnectRefused, CauseConnectFailed, CauseNoLiveBackend, CauseClientClosed}
+	CauseBackendTimeout, CauseConnectRefused, CauseConnectFailed, CauseNoLiveBackend, CauseClientClosed,
+	CauseClientBadRequest, CauseClientTimeout, CauseGatewayShutdown}
 
 // error_info values of the Application Gateway V2 access log (FACTS.md).
 const (
@@ -35,6 +39,16 @@ const (
 	ErrorInfoTimedOut         = "ERRORINFO_UPSTREAM_TIMED_OUT"
 	ErrorInfoNoLive           = "ERRORINFO_UPSTREAM_NO_LIVE"
 	ErrorInfoClientClosed     = "ERRORINFO_CLIENT_CLOSED_REQUEST"
+	// 4xx values of the V2 access log for requests the gateway refuses
+	// itself (monitoring data reference). Assumption: a stalled request
+	// (408) and an oversized head (431) are logged as invalid requests.
+	ErrorInfoInvalidRequest       = "ERRORINFO_INVALID_REQUEST"
+	ErrorInfoInvalidVersion       = "ERRORINFO_INVALID_VERSION"
+	ErrorInfoNoHostHeader         = "ERRORINFO_HTTP_NO_HOST_HEADER"
+	ErrorInfoInvalidContentLength = "ERRORINFO_INVALID_CONTENT_LENGTH"
+	// ErrorInfoGatewayShutdown is gwsim's own: Application Gateway
+	// documents no value for a request cut by its own shutdown.
+	ErrorInfoGatewayShutdown = "GWSIM_GATEWAY_SHUTDOWN"
 )
 
 // errNoLiveBackend is returned when the gateway has no member to use.

@@ -1,14 +1,11 @@
 package proxy
 
 import (
-	"bytes"
-	"context"
-	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -51,6 +48,12 @@ type Config struct {
 	// a second-member attempt can send it again; 0 = 1 MiB. Larger or
 	// chunked bodies are streamed and never replayed.
 	MaxReplayBody int64
+	// ShutdownGrace is how long Serve lets requests in flight finish once
+	// its context ends; those still running then are answered 503 (cause
+	// gateway-shutdown) if nothing was sent yet, else cut. 0 = the
+	// profile's request time-out, so every request meets its own time-out
+	// first.
+	ShutdownGrace time.Duration
 }
 
 // Gateway is the gateway proxy: an http.Handler that forwards each request
@@ -92,6 +95,12 @@ func New(cfg Config, logger *zap.Logger, reg prometheus.Registerer) (*Gateway, e
 	if cfg.MaxReplayBody == 0 {
 		cfg.MaxReplayBody = 1 << 20
 	}
+	if cfg.ShutdownGrace < 0 {
+		return nil, fmt.Errorf("shutdown grace must be >= 0, got %s", cfg.ShutdownGrace)
+	}
+	if cfg.ShutdownGrace == 0 {
+		cfg.ShutdownGrace = cfg.Profile.RequestTimeout
+	}
 	if logger == nil {
 		logger = zap.NewNop()
 	}
@@ -112,42 +121,6 @@ func New(cfg Config, logger *zap.Logger, reg prometheus.Registerer) (*Gateway, e
 		Hooks:           g.m.poolHooks(),
 	})
 	return g, nil
-}
-
-// Serve accepts clients on ln until ctx ends, then shuts down gracefully
-// (in-flight requests get up to 5 s) and closes the backend pool.
-func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{
-		Handler:           g,
-		IdleTimeout:       g.cfg.Profile.ClientKeepAlive,
-		ReadHeaderTimeout: time.Minute,
-		ErrorLog:          zap.NewStdLog(g.log.Named("http")),
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
-	}
-	if g.cfg.Profile.ClientKeepAlive <= 0 {
-		srv.SetKeepAlivesEnabled(false)
-	}
-	if g.cfg.Events != nil {
-		g.emitConfig(ln.Addr().String())
-		srv.ConnState = g.downstreamEvents()
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		g.pool.Close()
-		return fmt.Errorf("gateway serve: %w", err)
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	err := srv.Shutdown(sctx)
-	if err != nil {
-		_ = srv.Close()
-	}
-	<-errc
-	g.pool.Close()
-	return nil
 }
 
 // prof is the profile in force.
@@ -216,6 +189,7 @@ func removeHopHeaders(h http.Header) {
 // exchangeLog collects what the access log and the stats say of a request.
 type exchangeLog struct {
 	start         time.Time
+	uri           string // the request target as the client sent it
 	member        string
 	conn          ConnInfo
 	status        int // sent to the client
@@ -228,217 +202,51 @@ type exchangeLog struct {
 	rtErr         *RoundTripError
 }
 
-func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	x := &exchangeLog{start: time.Now(), failure: Failure{ErrorInfo: ErrorInfoNone, Cause: CauseNone}}
-	prof := g.prof()
-	defer g.finish(r, x)
-
-	body, replayable, err := g.replayableBody(r)
-	if err != nil {
-		x.received = int64(len(body))
-		x.failure = classify(*prof, err, true, g.cfg.RaceWindow)
-		x.status = x.failure.Status
-		return
-	}
-	n := len(g.cfg.Backends)
-	if n == 0 {
-		g.fail(w, x, classify(*prof, errNoLiveBackend, false, g.cfg.RaceWindow))
-		return
-	}
-	idx := int(g.next.Add(1) - 1)
-	fresh, triedOther := false, false
-	for {
-		x.member = g.cfg.Backends[idx%n]
-		ctx, cancel := context.WithTimeout(r.Context(), prof.RequestTimeout)
-		out := g.outgoing(ctx, r, x.member, body, replayable)
-		sent := time.Now()
-		resp, ex, err := g.pool.roundTrip(out, fresh)
-		if err == nil {
-			x.conn = ex.conn
-			x.serverLatency = time.Since(sent)
-			g.relay(w, r, resp, x)
-			cancel()
-			return
-		}
-		cancel()
-		clientGone := r.Context().Err() != nil
-		f := classify(*prof, err, clientGone, g.cfg.RaceWindow)
-		var rte *RoundTripError
-		if errors.As(err, &rte) {
-			x.conn, x.rtErr = rte.Conn, rte
-		}
-		var again string
-		switch {
-		case !clientGone && f.Cause == CauseBackendTimeout && prof.TimeoutTriesOtherMember && !triedOther && n > 1 && replayable:
-			triedOther, again = true, "timeout"
-		case !clientGone && !fresh && replayable && prof.Retry.allows(out, rte):
-			fresh, again = true, "policy" // a retry goes out on a new connection
-		}
-		if again != "" {
-			idx++ // the next member
-			x.retries++
-			g.m.retries.WithLabelValues(again).Inc()
-			g.stats.retries.Add(1)
-			g.stats.recordRetried(f.Cause, rte, r.Method)
-			continue
-		}
-		g.fail(w, x, f)
-		return
-	}
-}
-
-// replayableBody buffers a small request body when a retry or a
-// second-member attempt may need to send it again.
-func (g *Gateway) replayableBody(r *http.Request) ([]byte, bool, error) {
-	if r.ContentLength == 0 {
-		return nil, true, nil
-	}
-	p := g.prof()
-	mayReplay := p.Retry != RetryNone || p.TimeoutTriesOtherMember
-	if !mayReplay || r.ContentLength < 0 || r.ContentLength > g.cfg.MaxReplayBody {
-		return nil, false, nil
-	}
-	buf := make([]byte, r.ContentLength)
-	if _, err := io.ReadFull(r.Body, buf); err != nil {
-		return buf, false, fmt.Errorf("read client body: %w", err)
-	}
-	return buf, true, nil
-}
-
-// outgoing builds the request to a member.
-func (g *Gateway) outgoing(ctx context.Context, r *http.Request, member string, body []byte, replayable bool) *http.Request {
-	out := r.Clone(ctx)
-	out.RequestURI = ""
-	out.URL.Scheme = "http"
-	out.URL.Host = member
-	out.Close = false
-	switch {
-	case r.ContentLength == 0:
-		out.Body = http.NoBody
-	case replayable:
-		out.Body = io.NopCloser(bytes.NewReader(body))
-		out.ContentLength = int64(len(body))
-	}
-	removeHopHeaders(out.Header)
-	if _, ok := out.Header["User-Agent"]; !ok {
-		out.Header.Set("User-Agent", "") // no Go default
-	}
-	if host, port, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		prior := out.Header.Values("X-Forwarded-For")
-		out.Header.Set("X-Forwarded-For", strings.Join(append(prior, host+":"+port), ", "))
-	}
-	out.Header.Set("X-Forwarded-Proto", "http")
-	out.Header.Set("X-Original-Host", r.Host)
-	return out
-}
-
-// relay streams the backend's response to the client. A backend failure
-// after the status line went out can only abort the client connection.
-func (g *Gateway) relay(w http.ResponseWriter, r *http.Request, resp *http.Response, x *exchangeLog) {
-	defer resp.Body.Close()
-	removeHopHeaders(resp.Header)
-	h := w.Header()
-	for k, vv := range resp.Header {
-		h[k] = vv
-	}
-	x.serverStatus, x.status = resp.StatusCode, resp.StatusCode
-	w.WriteHeader(resp.StatusCode)
-	flush := resp.ContentLength < 0
-	rc := http.NewResponseController(w)
-	bp := relayBuffers.Get().(*[]byte)
-	defer relayBuffers.Put(bp)
-	buf := *bp
-	for {
-		n, rerr := resp.Body.Read(buf)
-		if n > 0 {
-			m, werr := w.Write(buf[:n])
-			x.sent += int64(m)
-			if werr != nil {
-				x.failure = classify(*g.prof(), werr, true, g.cfg.RaceWindow)
-				panic(http.ErrAbortHandler)
-			}
-			if flush {
-				_ = rc.Flush()
-			}
-		}
-		if rerr == io.EOF {
-			return
-		}
-		if rerr != nil {
-			if r.Context().Err() != nil {
-				x.failure = classify(*g.prof(), rerr, true, g.cfg.RaceWindow)
-			} else {
-				x.failure = classify(*g.prof(), rerr, false, g.cfg.RaceWindow)
-				if x.failure.Cause == CauseKeepaliveRace || x.failure.Cause == CauseBackendMalformed {
-					x.failure.Cause = CauseBackendResetMidRequest
-				}
-			}
-			panic(http.ErrAbortHandler) // the status already went out: cut the client connection
-		}
-	}
-}
-
-// relayBuffers recycles the 32 KiB copy buffers of relay.
-var relayBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
-
-// fail answers the client with the failure's status.
-func (g *Gateway) fail(w http.ResponseWriter, x *exchangeLog, f Failure) {
-	x.failure, x.status = f, f.Status
-	if f.Cause == CauseClientClosed {
-		return // nobody to answer
-	}
-	msg := fmt.Sprintf("%d %s - the gateway got no valid response from the backend (%s)\n", f.Status, http.StatusText(f.Status), f.ErrorInfo)
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("Content-Length", fmt.Sprint(len(msg)))
-	w.WriteHeader(f.Status)
-	n, _ := io.WriteString(w, msg)
-	x.sent += int64(n)
-}
-
-// finish logs the exchange and counts it; it runs even when the handler
-// aborts the client connection.
-func (g *Gateway) finish(r *http.Request, x *exchangeLog) {
+// finish logs the exchange and counts it, whatever became of it: every
+// request the gateway read (or began to read) gets one log line, one count
+// and one Answered event, with the status the client was sent.
+func (g *Gateway) finish(fc *frontConn, r *http.Request, x *exchangeLog) {
 	taken := time.Since(x.start)
-	if x.status == 0 && x.failure.Cause == CauseNone {
-		x.status = http.StatusOK
+	method, uri := "-", "-"
+	if r != nil {
+		method, uri = r.Method, x.uri
+		if b, ok := r.Body.(*clientBody); ok {
+			x.received = b.n
+		}
 	}
 	g.m.response(x.status, x.failure.Cause)
 	g.m.duration.Observe(taken.Seconds())
-	g.stats.record(x, r.Method)
+	g.stats.record(x, method)
 	if g.cfg.Events != nil {
 		e := event.Event{Actor: event.Gateway, Kind: event.Answered, Side: event.SideDownstream, Conn: x.conn.ID,
-			Local: x.conn.Local, Remote: x.member, Peer: r.RemoteAddr, Method: r.Method, Status: x.status, Cause: x.failure.Cause}
+			Local: x.conn.Local, Remote: x.member, Peer: fc.remote, Method: method, Status: x.status, Cause: x.failure.Cause}
 		if x.rtErr != nil {
 			e.ErrKind, e.Err = event.ErrKind(x.rtErr), x.rtErr.Err.Error()
 		}
 		g.cfg.Events.Emit(e)
 	}
 	if ce := g.log.Check(zap.InfoLevel, "access"); ce != nil {
-		clientIP, clientPort, _ := net.SplitHostPort(r.RemoteAddr)
+		clientIP, clientPort, _ := net.SplitHostPort(fc.remote)
 		serverStatus := "-"
 		if x.serverStatus != 0 {
-			serverStatus = fmt.Sprint(x.serverStatus)
+			serverStatus = strconv.Itoa(x.serverStatus)
 		}
 		upstreamPort := "-"
 		if _, p, err := net.SplitHostPort(x.conn.Local); err == nil {
 			upstreamPort = p
 		}
-		received := r.ContentLength
-		if received < 0 {
-			received = x.received
-		}
 		ce.Write(
 			zap.String("clientIP", clientIP),
 			zap.String("clientPort", clientPort),
-			zap.String("httpMethod", r.Method),
-			zap.String("requestUri", r.RequestURI),
+			zap.String("httpMethod", method),
+			zap.String("requestUri", uri),
 			zap.Int("httpStatus", x.status),
 			zap.String("serverStatus", serverStatus),
 			zap.String("serverRouted", x.member),
 			zap.String("upstreamSourcePort", upstreamPort),
 			zap.Float64("timeTaken", taken.Seconds()),
 			zap.Float64("serverResponseLatency", x.serverLatency.Seconds()),
-			zap.Int64("receivedBytes", received),
+			zap.Int64("receivedBytes", x.received),
 			zap.Int64("sentBytes", x.sent),
 			zap.String("error_info", x.failure.ErrorInfo),
 			zap.String("cause", x.failure.Cause),

@@ -222,6 +222,14 @@ func (p *Pool) roundTrip(req *http.Request, fresh bool) (*http.Response, exchang
 	}
 	ctx := req.Context()
 	addr := req.URL.Host
+	var body *bodyRecorder
+	if req.Body != nil && req.Body != http.NoBody {
+		// Tell the body's own read errors from the connection's.
+		body = &bodyRecorder{rc: req.Body}
+		r2 := *req
+		r2.Body = body
+		req = &r2
+	}
 	pc, idleFor, err := p.getConn(ctx, addr, fresh)
 	if err != nil {
 		return nil, exchange{}, &RoundTripError{Op: "dial", Addr: addr, Err: err}
@@ -245,13 +253,30 @@ func (p *Pool) roundTrip(req *http.Request, fresh bool) (*http.Response, exchang
 	stop := context.AfterFunc(ctx, func() { _ = pc.conn.SetDeadline(time.Unix(1, 0)) })
 	rc := make(chan readResult, 1)
 	pc.reqc <- readRequest{req: req, res: rc}
-	if err := pc.write(req); err != nil {
-		stop()
-		pc.kill(ByGateway, ReasonRequestFailed)
-		r := <-rc // the reader ends on the closed connection
-		return nil, ex, fail("write", r.started, false, err)
+	werr, early := pc.write(req)
+	if werr != nil && !early {
+		if body != nil && body.failed() {
+			// The request's own body failed (the client's): the backend
+			// waits for bytes that will not come.
+			stop()
+			pc.kill(ByGateway, ReasonRequestFailed)
+			r := <-rc // the reader ends on the closed connection
+			return nil, ex, fail("write", r.started, false, werr)
+		}
+		// The backend may have answered before the request was written
+		// and closed (413 before an upload ends): its answer, if the
+		// reader gets one, is the outcome. The reader ends on the peer's
+		// close, or on the request's deadline through the stop hook.
+		r := <-rc
+		if r.err != nil {
+			stop()
+			pc.kill(ByGateway, ReasonRequestFailed)
+			return nil, ex, fail("write", r.started, false, werr)
+		}
+		rc <- r
+		early = true
 	}
-	if p.cfg.Events != nil {
+	if p.cfg.Events != nil && werr == nil {
 		p.emit(pc.exchangeEvent(event.RequestWritten, req, ex))
 	}
 	r := <-rc
@@ -273,7 +298,9 @@ func (p *Pool) roundTrip(req *http.Request, fresh bool) (*http.Response, exchang
 			p.emit(e)
 		}
 	}
-	reusable := !resp.Close && !req.Close && resp.StatusCode != http.StatusSwitchingProtocols
+	// A request not written to its end (the backend answered early) leaves
+	// the connection out of step: not reusable.
+	reusable := !early && !resp.Close && !req.Close && resp.StatusCode != http.StatusSwitchingProtocols
 	if resp.Body == http.NoBody || resp.Body == nil {
 		if report != nil {
 			report(nil)
@@ -477,6 +504,10 @@ type persistConn struct {
 	reqc chan readRequest
 	next chan struct{} // the current response body is done; peek again
 
+	wmu           sync.Mutex
+	writing       bool // a request is being written
+	answeredEarly bool // a final response came while writing
+
 	mu        sync.Mutex
 	busy      bool // an exchange holds the connection
 	dead      bool
@@ -525,11 +556,37 @@ func (pc *persistConn) idleExpired(since time.Time) {
 	pc.closeDead(info, ByGateway, ReasonIdleTimeout)
 }
 
-func (pc *persistConn) write(req *http.Request) error {
-	if err := req.Write(pc.bw); err != nil {
-		return err
+// write sends req. While it runs, a final response from the backend
+// (status 300 or more: it refuses the rest of the body) stops it: the
+// reader expires the write deadline. early reports that the backend
+// answered before the request was written to its end; the connection is
+// then out of step and is not reused.
+func (pc *persistConn) write(req *http.Request) (err error, early bool) {
+	pc.wmu.Lock()
+	pc.writing = true
+	pc.wmu.Unlock()
+	err = req.Write(pc.bw)
+	if err == nil {
+		err = pc.bw.Flush()
 	}
-	return pc.bw.Flush()
+	pc.wmu.Lock()
+	pc.writing = false
+	early = pc.answeredEarly
+	pc.answeredEarly = false
+	pc.wmu.Unlock()
+	return err, early
+}
+
+// answerArrived is called by the reader when a response head arrived: if
+// the request is still being written and the backend refuses it, the
+// write stops.
+func (pc *persistConn) answerArrived(status int) {
+	pc.wmu.Lock()
+	defer pc.wmu.Unlock()
+	if pc.writing && status >= 300 {
+		pc.answeredEarly = true
+		_ = pc.conn.SetWriteDeadline(aLongTimeAgo)
+	}
 }
 
 // kill closes the connection once and reports who closed it and why.
@@ -565,14 +622,22 @@ func (pc *persistConn) closeDead(info ConnInfo, by Initiator, reason string) {
 }
 
 // finish ends an exchange: back to the pool when reusable, else closed.
+//
+// A connection with any byte pending after a complete response (a second,
+// unsolicited response in the same write, a body on a 204) is not
+// reusable: those bytes would be read as the next request's response.
 func (pc *persistConn) finish(err error, reusable bool) {
-	if err == nil && reusable && pc.pool.putIdle(pc) {
+	stray := pc.br.Buffered() > 0
+	if err == nil && reusable && !stray && pc.pool.putIdle(pc) {
 		pc.next <- struct{}{}
 		return
 	}
 	reason := ReasonNotReusable
-	if err != nil {
+	switch {
+	case err != nil:
 		reason = ReasonRequestFailed
+	case stray:
+		reason = ReasonUnsolicited
 	}
 	pc.kill(ByGateway, reason)
 	pc.next <- struct{}{}
@@ -615,6 +680,7 @@ func (pc *persistConn) readLoop() {
 			rr.res <- readResult{started: true, err: err}
 			return
 		}
+		pc.answerArrived(resp.StatusCode)
 		rr.res <- readResult{resp: resp, started: true}
 		<-pc.next
 		pc.mu.Lock()
@@ -686,4 +752,31 @@ func (b *pooledBody) Read(p []byte) (int, error) {
 func (b *pooledBody) Close() error {
 	b.done(errors.New("body closed before EOF"), false)
 	return nil
+}
+
+// bodyRecorder remembers whether reading a request body failed, so a
+// failed write can be told apart: the body's source (a client) or the
+// connection.
+type bodyRecorder struct {
+	rc  io.ReadCloser
+	mu  sync.Mutex
+	err error
+}
+
+func (b *bodyRecorder) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	if err != nil && err != io.EOF {
+		b.mu.Lock()
+		b.err = err
+		b.mu.Unlock()
+	}
+	return n, err
+}
+
+func (b *bodyRecorder) Close() error { return b.rc.Close() }
+
+func (b *bodyRecorder) failed() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.err != nil
 }

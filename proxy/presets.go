@@ -31,6 +31,7 @@ const (
 	fClientKA   = "client_keepalive_timeout"
 	fIdle       = "backend_idle_timeout"
 	fRequest    = "request_timeout"
+	fClientReq  = "client_request_timeout"
 	fTimeout    = "timeout_status"
 	fOther      = "timeout_tries_other_member"
 	fRace       = "race_status"
@@ -49,19 +50,21 @@ var profiles = map[string]Profile{
 		ClientKeepAlive: 120 * time.Second, // Application Gateway FAQ: keep-alive timeout V1 120 s
 		// No fixed backend idle limit for V1 (seed article: set the backend
 		// to ~300 s or turn keep-alive off). Modelled as none.
-		BackendIdleTimeout: 0,
-		RequestTimeout:     20 * time.Second,      // HTTP settings request time-out default 20 s (troubleshooting-502)
-		TimeoutStatus:      http.StatusBadGateway, // V1 returns 502 on request time-out (troubleshooting-502)
-		RaceStatus:         http.StatusBadGateway, // seed article: 502
-		ClientClosedStatus: 0,                     // V1 logs 0 when the client closed first (http-response-codes)
-		Retry:              RetryNone,             // assumption: not documented; modelled as none
-		PoolOrder:          LIFO,                  // assumption: not documented
+		BackendIdleTimeout:   0,
+		RequestTimeout:       20 * time.Second,      // HTTP settings request time-out default 20 s (troubleshooting-502)
+		ClientRequestTimeout: 60 * time.Second,      // http-response-codes: 408 when the client sends nothing for 60 s
+		TimeoutStatus:        http.StatusBadGateway, // V1 returns 502 on request time-out (troubleshooting-502)
+		RaceStatus:           http.StatusBadGateway, // seed article: 502
+		ClientClosedStatus:   0,                     // V1 logs 0 when the client closed first (http-response-codes)
+		Retry:                RetryNone,             // assumption: not documented; modelled as none
+		PoolOrder:            LIFO,                  // assumption: not documented
 	},
 	"appgw-v2": {
 		Name:                    "appgw-v2",
 		ClientKeepAlive:         75 * time.Second,          // Application Gateway FAQ: V2 75 s (newer wording says 120 s: use client_keepalive_timeout)
 		BackendIdleTimeout:      60 * time.Second,          // seed article; azure-docs issue 119580 (not in Microsoft docs)
 		RequestTimeout:          20 * time.Second,          // HTTP settings request time-out default 20 s
+		ClientRequestTimeout:    60 * time.Second,          // http-response-codes: 408 when the client sends nothing for 60 s
 		TimeoutStatus:           http.StatusGatewayTimeout, // V2: tried on a second member, then 504 (http-response-codes)
 		TimeoutTriesOtherMember: true,                      // troubleshooting-502: tried on a second backend pool member
 		RaceStatus:              http.StatusBadGateway,     // 502 ERRORINFO_UPSTREAM_CLOSED_CONNECTION (monitoring data reference)
@@ -70,37 +73,40 @@ var profiles = map[string]Profile{
 		PoolOrder:               LIFO,                      // assumption: not documented
 	},
 	"aws-alb": {
-		Name:               "aws-alb",
-		ClientKeepAlive:    60 * time.Second,          // ELB docs, ALB attributes: connection idle timeout 60 s (client keep-alive duration 3600 s caps a connection's life, not its idle time)
-		BackendIdleTimeout: 60 * time.Second,          // ELB docs, ALB attributes: the idle timeout, 60 s, also closes idle target connections
-		RequestTimeout:     60 * time.Second,          // assumption: no separate request time-out; the 60 s idle timeout bounds a silent target
-		TimeoutStatus:      http.StatusGatewayTimeout, // Troubleshoot ALB: 504
-		RaceStatus:         http.StatusBadGateway,     // Troubleshoot ALB: 502, target closed the connection with RST or FIN while the LB had an outstanding request
-		ClientClosedStatus: 460,                       // assumption: ALB access logs use 460 (not in FACTS.md)
-		Retry:              RetryNone,                 // none documented (FACTS.md)
-		PoolOrder:          LIFO,                      // assumption: not documented
+		Name:                 "aws-alb",
+		ClientKeepAlive:      60 * time.Second,          // ELB docs, ALB attributes: connection idle timeout 60 s (client keep-alive duration 3600 s caps a connection's life, not its idle time)
+		BackendIdleTimeout:   60 * time.Second,          // ELB docs, ALB attributes: the idle timeout, 60 s, also closes idle target connections
+		RequestTimeout:       60 * time.Second,          // assumption: no separate request time-out; the 60 s idle timeout bounds a silent target
+		ClientRequestTimeout: 60 * time.Second,          // Troubleshoot ALB: 408 when the client sent no data before the 60 s idle timeout
+		TimeoutStatus:        http.StatusGatewayTimeout, // Troubleshoot ALB: 504
+		RaceStatus:           http.StatusBadGateway,     // Troubleshoot ALB: 502, target closed the connection with RST or FIN while the LB had an outstanding request
+		ClientClosedStatus:   460,                       // assumption: ALB access logs use 460 (not in FACTS.md)
+		Retry:                RetryNone,                 // none documented (FACTS.md)
+		PoolOrder:            LIFO,                      // assumption: not documented
 	},
 	"aws-clb": {
-		Name:               "aws-clb",
-		ClientKeepAlive:    60 * time.Second,          // CLB idle timeout 60 s (configure the idle connection timeout)
-		BackendIdleTimeout: 60 * time.Second,          // CLB idle timeout 60 s, both sides
-		RequestTimeout:     60 * time.Second,          // assumption: the 60 s idle timeout bounds a silent backend
-		TimeoutStatus:      http.StatusGatewayTimeout, // CLB troubleshooting: 504
-		RaceStatus:         http.StatusGatewayTimeout, // CLB troubleshooting: 504 when the backend closed the connection
-		ClientClosedStatus: 0,                         // assumption: not documented
-		Retry:              RetryNone,                 // assumption: n/d, modelled as none
-		PoolOrder:          LIFO,                      // assumption: not documented
+		Name:                 "aws-clb",
+		ClientKeepAlive:      60 * time.Second,          // CLB idle timeout 60 s (configure the idle connection timeout)
+		BackendIdleTimeout:   60 * time.Second,          // CLB idle timeout 60 s, both sides
+		RequestTimeout:       60 * time.Second,          // assumption: the 60 s idle timeout bounds a silent backend
+		ClientRequestTimeout: 60 * time.Second,          // assumption: not documented: the 60 s idle timeout
+		TimeoutStatus:        http.StatusGatewayTimeout, // CLB troubleshooting: 504
+		RaceStatus:           http.StatusGatewayTimeout, // CLB troubleshooting: 504 when the backend closed the connection
+		ClientClosedStatus:   0,                         // assumption: not documented
+		Retry:                RetryNone,                 // assumption: n/d, modelled as none
+		PoolOrder:            LIFO,                      // assumption: not documented
 	},
 	"gcp-global": {
-		Name:               "gcp-global",
-		ClientKeepAlive:    610 * time.Second,     // GCP request distribution docs: client HTTP keep-alive 610 s
-		BackendIdleTimeout: 600 * time.Second,     // GCP request distribution docs: backend keep-alive 600 s, fixed (backend must exceed it; 620 s is common practice)
-		RequestTimeout:     30 * time.Second,      // GCP backend service timeout default 30 s
-		TimeoutStatus:      http.StatusBadGateway, // assumption: FACTS.md gives no status; third-party write-ups show 502 statusDetails backend_timeout
-		RaceStatus:         http.StatusBadGateway, // GCP: 502 backend_connection_closed_before_data_sent_to_client
-		ClientClosedStatus: 0,                     // assumption: not documented
-		Retry:              RetryNone,             // assumption: n/d, modelled as none
-		PoolOrder:          LIFO,                  // assumption: not documented
+		Name:                 "gcp-global",
+		ClientKeepAlive:      610 * time.Second,     // GCP request distribution docs: client HTTP keep-alive 610 s
+		BackendIdleTimeout:   600 * time.Second,     // GCP request distribution docs: backend keep-alive 600 s, fixed (backend must exceed it; 620 s is common practice)
+		RequestTimeout:       30 * time.Second,      // GCP backend service timeout default 30 s
+		ClientRequestTimeout: 60 * time.Second,      // assumption: not documented: 60 s like Application Gateway
+		TimeoutStatus:        http.StatusBadGateway, // assumption: FACTS.md gives no status; third-party write-ups show 502 statusDetails backend_timeout
+		RaceStatus:           http.StatusBadGateway, // GCP: 502 backend_connection_closed_before_data_sent_to_client
+		ClientClosedStatus:   0,                     // assumption: not documented
+		Retry:                RetryNone,             // assumption: n/d, modelled as none
+		PoolOrder:            LIFO,                  // assumption: not documented
 	},
 	"nginx": {
 		Name:            "nginx",
@@ -111,6 +117,7 @@ var profiles = map[string]Profile{
 		// timeout of 1 ns, so no connection is ever reused.
 		BackendIdleTimeout:      noReuse,
 		RequestTimeout:          60 * time.Second,          // nginx docs: proxy_read_timeout 60s
+		ClientRequestTimeout:    60 * time.Second,          // nginx docs: client_header_timeout and client_body_timeout 60s, 408
 		TimeoutStatus:           http.StatusGatewayTimeout, // nginx: 504 on proxy_read_timeout
 		TimeoutTriesOtherMember: true,                      // nginx docs: proxy_next_upstream error timeout (default)
 		RaceStatus:              http.StatusBadGateway,     // nginx: 502 "upstream prematurely closed connection"
@@ -123,6 +130,7 @@ var profiles = map[string]Profile{
 		ClientKeepAlive:         75 * time.Second,          // nginx docs: keepalive_timeout 75s
 		BackendIdleTimeout:      60 * time.Second,          // nginx docs: upstream keepalive_timeout 60s (keepalive_requests 1000 not modelled)
 		RequestTimeout:          60 * time.Second,          // nginx docs: proxy_read_timeout 60s
+		ClientRequestTimeout:    60 * time.Second,          // nginx docs: client_header_timeout and client_body_timeout 60s, 408
 		TimeoutStatus:           http.StatusGatewayTimeout, // nginx: 504
 		TimeoutTriesOtherMember: true,                      // nginx docs: proxy_next_upstream error timeout (default)
 		RaceStatus:              http.StatusBadGateway,     // nginx: 502 "upstream prematurely closed connection"
@@ -131,59 +139,64 @@ var profiles = map[string]Profile{
 		PoolOrder:               LIFO,                      // assumption: most recently used first
 	},
 	"haproxy": {
-		Name:               "haproxy",
-		ClientKeepAlive:    50 * time.Second,          // assumption: timeout http-keep-alive has no default; it falls back to timeout client, 50 s in Debian's shipped haproxy.cfg
-		BackendIdleTimeout: 0,                         // haproxy configuration.txt: no dedicated idle timer (pool purge not modelled): no limit
-		RequestTimeout:     50 * time.Second,          // assumption: timeout server 50 s in Debian's shipped haproxy.cfg (no built-in default)
-		TimeoutStatus:      http.StatusGatewayTimeout, // haproxy: 504 (termination flags sH)
-		RaceStatus:         http.StatusBadGateway,     // haproxy: 502 (termination flags SH)
-		ClientClosedStatus: 0,                         // assumption: not modelled
-		Retry:              RetryResetBeforeRequest,   // haproxy configuration.txt: retries 3, retry-on conn-failure (empty-response opt-in): only a request that could not be sent; modelled as one retry
-		PoolOrder:          LIFO,                      // assumption; http-reuse safe (first request of a client connection on a new one) not modelled
+		Name:                 "haproxy",
+		ClientKeepAlive:      50 * time.Second,          // assumption: timeout http-keep-alive has no default; it falls back to timeout client, 50 s in Debian's shipped haproxy.cfg
+		BackendIdleTimeout:   0,                         // haproxy configuration.txt: no dedicated idle timer (pool purge not modelled): no limit
+		RequestTimeout:       50 * time.Second,          // assumption: timeout server 50 s in Debian's shipped haproxy.cfg (no built-in default)
+		ClientRequestTimeout: 50 * time.Second,          // assumption: timeout http-request has no default and falls back to timeout client: 50 s in Debian's shipped haproxy.cfg; 408
+		TimeoutStatus:        http.StatusGatewayTimeout, // haproxy: 504 (termination flags sH)
+		RaceStatus:           http.StatusBadGateway,     // haproxy: 502 (termination flags SH)
+		ClientClosedStatus:   0,                         // assumption: not modelled
+		Retry:                RetryResetBeforeRequest,   // haproxy configuration.txt: retries 3, retry-on conn-failure (empty-response opt-in): only a request that could not be sent; modelled as one retry
+		PoolOrder:            LIFO,                      // assumption; http-reuse safe (first request of a client connection on a new one) not modelled
 	},
 	"envoy": {
-		Name:               "envoy",
-		ClientKeepAlive:    time.Hour,                     // Envoy timeout FAQ: HTTP connection manager idle_timeout 1 h
-		BackendIdleTimeout: time.Hour,                     // Envoy timeout FAQ: cluster idle_timeout 1 h
-		RequestTimeout:     15 * time.Second,              // assumption: route timeout default 15 s (Envoy docs; not in FACTS.md)
-		TimeoutStatus:      http.StatusGatewayTimeout,     // Envoy: 504 UT
-		RaceStatus:         http.StatusServiceUnavailable, // Envoy: 503 UC (upstream connection termination)
-		ClientClosedStatus: 0,                             // assumption: logged as 0 (DC)
-		Retry:              RetryNone,                     // Envoy timeout FAQ: none unless retry_on reset / reset-before-request
-		PoolOrder:          LIFO,                          // assumption: not documented
+		Name:                 "envoy",
+		ClientKeepAlive:      time.Hour,                     // Envoy timeout FAQ: HTTP connection manager idle_timeout 1 h
+		BackendIdleTimeout:   time.Hour,                     // Envoy timeout FAQ: cluster idle_timeout 1 h
+		RequestTimeout:       15 * time.Second,              // assumption: route timeout default 15 s (Envoy docs; not in FACTS.md)
+		ClientRequestTimeout: 5 * time.Minute,               // Envoy timeout FAQ: stream_idle_timeout 5 min (request_timeout and request_headers_timeout off by default)
+		TimeoutStatus:        http.StatusGatewayTimeout,     // Envoy: 504 UT
+		RaceStatus:           http.StatusServiceUnavailable, // Envoy: 503 UC (upstream connection termination)
+		ClientClosedStatus:   0,                             // assumption: logged as 0 (DC)
+		Retry:                RetryNone,                     // Envoy timeout FAQ: none unless retry_on reset / reset-before-request
+		PoolOrder:            LIFO,                          // assumption: not documented
 	},
 	"traefik": {
-		Name:               "traefik",
-		ClientKeepAlive:    180 * time.Second,         // Traefik reference: entryPoints respondingTimeouts.idleTimeout 180 s
-		BackendIdleTimeout: 90 * time.Second,          // Traefik reference: serversTransport idleConnTimeout 90 s
-		RequestTimeout:     time.Hour,                 // assumption: no response time-out by default (responseHeaderTimeout 0); modelled as 1 h
-		TimeoutStatus:      http.StatusGatewayTimeout, // Traefik: 504 if a time-out is set
-		RaceStatus:         http.StatusBadGateway,     // Traefik: 502
-		ClientClosedStatus: 499,                       // assumption: Traefik logs 499 (not in FACTS.md)
-		Retry:              RetryIdempotent,           // Go http.Transport replays idempotent requests on a reused connection
-		PoolOrder:          LIFO,                      // Go http.Transport reuses the most recent idle connection
+		Name:                 "traefik",
+		ClientKeepAlive:      180 * time.Second,         // Traefik reference: entryPoints respondingTimeouts.idleTimeout 180 s
+		BackendIdleTimeout:   90 * time.Second,          // Traefik reference: serversTransport idleConnTimeout 90 s
+		RequestTimeout:       time.Hour,                 // assumption: no response time-out by default (responseHeaderTimeout 0); modelled as 1 h
+		ClientRequestTimeout: 60 * time.Second,          // assumption: Traefik reference: entryPoints respondingTimeouts.readTimeout 60 s; the 408 is an assumption
+		TimeoutStatus:        http.StatusGatewayTimeout, // Traefik: 504 if a time-out is set
+		RaceStatus:           http.StatusBadGateway,     // Traefik: 502
+		ClientClosedStatus:   499,                       // assumption: Traefik logs 499 (not in FACTS.md)
+		Retry:                RetryIdempotent,           // Go http.Transport replays idempotent requests on a reused connection
+		PoolOrder:            LIFO,                      // Go http.Transport reuses the most recent idle connection
 	},
 	"caddy": {
-		Name:               "caddy",
-		ClientKeepAlive:    5 * time.Minute,           // assumption: FACTS.md has none; Caddy's server idle_timeout default 5 min
-		BackendIdleTimeout: 2 * time.Minute,           // caddy reverseproxy defaults: keepalive idle 2 min
-		RequestTimeout:     time.Hour,                 // assumption: no response time-out by default; modelled as 1 h
-		TimeoutStatus:      http.StatusGatewayTimeout, // assumption: caddy statusError maps a time-out to 504
-		RaceStatus:         http.StatusBadGateway,     // caddy: 502
-		ClientClosedStatus: 499,                       // assumption: caddy's statusError uses 499 for a client gone
-		Retry:              RetryIdempotent,           // Go http.Transport replays idempotent requests on a reused connection
-		PoolOrder:          LIFO,                      // Go http.Transport reuses the most recent idle connection
+		Name:                 "caddy",
+		ClientKeepAlive:      5 * time.Minute,           // assumption: FACTS.md has none; Caddy's server idle_timeout default 5 min
+		BackendIdleTimeout:   2 * time.Minute,           // caddy reverseproxy defaults: keepalive idle 2 min
+		RequestTimeout:       time.Hour,                 // assumption: no response time-out by default; modelled as 1 h
+		ClientRequestTimeout: time.Minute,               // assumption: caddy server read_header_timeout 1 min; no body time-out is modelled as the same
+		TimeoutStatus:        http.StatusGatewayTimeout, // assumption: caddy statusError maps a time-out to 504
+		RaceStatus:           http.StatusBadGateway,     // caddy: 502
+		ClientClosedStatus:   499,                       // assumption: caddy's statusError uses 499 for a client gone
+		Retry:                RetryIdempotent,           // Go http.Transport replays idempotent requests on a reused connection
+		PoolOrder:            LIFO,                      // Go http.Transport reuses the most recent idle connection
 	},
 	"cloudflare": {
-		Name:               "cloudflare",
-		ClientKeepAlive:    400 * time.Second, // Cloudflare connection limits: client keep-alive 400 s
-		BackendIdleTimeout: 900 * time.Second, // Cloudflare connection limits: origin idle 900 s
-		RequestTimeout:     100 * time.Second, // assumption: the 100 s proxy read time-out (not in FACTS.md)
-		TimeoutStatus:      524,               // Cloudflare: 524
-		RaceStatus:         520,               // Cloudflare: 52x; assumption: 520 (empty or unexpected response)
-		ClientClosedStatus: 0,                 // assumption: not modelled
-		Retry:              RetryNone,         // assumption: n/d, modelled as none
-		PoolOrder:          LIFO,              // assumption: not documented
+		Name:                 "cloudflare",
+		ClientKeepAlive:      400 * time.Second, // Cloudflare connection limits: client keep-alive 400 s
+		BackendIdleTimeout:   900 * time.Second, // Cloudflare connection limits: origin idle 900 s
+		RequestTimeout:       100 * time.Second, // assumption: the 100 s proxy read time-out (not in FACTS.md)
+		ClientRequestTimeout: 100 * time.Second, // assumption: not documented: the 100 s proxy read time-out
+		TimeoutStatus:        524,               // Cloudflare: 524
+		RaceStatus:           520,               // Cloudflare: 52x; assumption: 520 (empty or unexpected response)
+		ClientClosedStatus:   0,                 // assumption: not modelled
+		Retry:                RetryNone,         // assumption: n/d, modelled as none
+		PoolOrder:            LIFO,              // assumption: not documented
 	},
 }
 
@@ -194,6 +207,7 @@ var profileSources = map[string][]Source{
 		doc(fClientKA, "Application Gateway FAQ: keep-alive timeout, V1 120 s"),
 		doc(fIdle, "not fixed for V1 (seed article: set the backend to ~300 s or turn keep-alive off): modelled as no limit"),
 		doc(fRequest, "Troubleshooting bad gateway errors: HTTP settings request time-out default 20 s"),
+		doc(fClientReq, "http-response-codes: 408 when the client sends nothing for 60 s"),
 		doc(fTimeout, "troubleshooting-502: V1 answers 502 at the request time-out"),
 		doc(fOther, "troubleshooting-502: V1 tries no other member"),
 		doc(fRace, "seed article: 502 when the backend closed a reused connection"),
@@ -205,6 +219,7 @@ var profileSources = map[string][]Source{
 		doc(fClientKA, "Application Gateway FAQ: V2 75 s (a newer wording says 120 s for HTTP/1.1: override it)"),
 		doc(fIdle, "seed article; azure-docs issue 119580 (not in Microsoft docs): 60 s"),
 		doc(fRequest, "Troubleshooting bad gateway errors: HTTP settings request time-out default 20 s"),
+		doc(fClientReq, "http-response-codes: 408 when the client sends nothing for 60 s"),
 		doc(fTimeout, "http-response-codes: 504 after the second member"),
 		doc(fOther, "troubleshooting-502: a timed-out request is tried on a second backend pool member"),
 		doc(fRace, "monitoring data reference: 502 ERRORINFO_UPSTREAM_CLOSED_CONNECTION"),
@@ -216,6 +231,7 @@ var profileSources = map[string][]Source{
 		doc(fClientKA, "ELB docs, ALB attributes: idle timeout 60 s (client keep-alive duration 3600 s caps a connection's life)"),
 		doc(fIdle, "ELB docs, ALB attributes: idle timeout 60 s on target connections"),
 		assume(fRequest, "no separate request time-out: the 60 s idle timeout bounds a silent target"),
+		doc(fClientReq, "Troubleshoot ALB: 408 when the client sent no data before the 60 s idle timeout"),
 		doc(fTimeout, "Troubleshoot ALB: 504"),
 		assume(fOther, "not documented: no other member"),
 		doc(fRace, "Troubleshoot ALB: 502, the target closed the connection with a TCP RST or FIN while the load balancer had an outstanding request"),
@@ -227,6 +243,7 @@ var profileSources = map[string][]Source{
 		doc(fClientKA, "CLB idle timeout 60 s"),
 		doc(fIdle, "CLB idle timeout 60 s"),
 		assume(fRequest, "the 60 s idle timeout bounds a silent backend"),
+		assume(fClientReq, "not documented: the 60 s idle timeout"),
 		doc(fTimeout, "CLB troubleshooting: 504"),
 		assume(fOther, "not documented: no other member"),
 		doc(fRace, "CLB troubleshooting: 504 when the backend closed the connection"),
@@ -238,6 +255,7 @@ var profileSources = map[string][]Source{
 		doc(fClientKA, "GCP request distribution docs: client HTTP keep-alive 610 s"),
 		doc(fIdle, "GCP request distribution docs: backend keep-alive 600 s, fixed; the backend must exceed it (620 s is common practice)"),
 		doc(fRequest, "GCP: backend service timeout default 30 s"),
+		assume(fClientReq, "not documented: 60 s like Application Gateway"),
 		assume(fTimeout, "FACTS.md gives no status: 502 (statusDetails backend_timeout in third-party write-ups)"),
 		assume(fOther, "not modelled: no other member"),
 		doc(fRace, "GCP: 502 backend_connection_closed_before_data_sent_to_client"),
@@ -249,6 +267,7 @@ var profileSources = map[string][]Source{
 		doc(fClientKA, "nginx docs: keepalive_timeout 75s"),
 		doc(fIdle, "nginx docs: no upstream keepalive unless configured (proxy_http_version 1.0 before 1.30): a new connection per request, modelled as a 1 ns idle timeout"),
 		doc(fRequest, "nginx docs: proxy_read_timeout 60s"),
+		doc(fClientReq, "nginx docs: client_header_timeout and client_body_timeout 60s, 408"),
 		doc(fTimeout, "nginx: 504"),
 		doc(fOther, "nginx docs: proxy_next_upstream error timeout (default) passes a timed-out request to the next server"),
 		doc(fRace, "nginx: 502 \"upstream prematurely closed connection\""),
@@ -260,6 +279,7 @@ var profileSources = map[string][]Source{
 		doc(fClientKA, "nginx docs: keepalive_timeout 75s"),
 		doc(fIdle, "nginx docs: upstream keepalive_timeout 60s, keepalive_requests 1000 (not modelled); assumption: nginx 1.30's default pooling (CHANGES-1.30: keepalive on by default in upstreams, proxy_http_version 1.1) uses these same values"),
 		doc(fRequest, "nginx docs: proxy_read_timeout 60s"),
+		doc(fClientReq, "nginx docs: client_header_timeout and client_body_timeout 60s, 408"),
 		doc(fTimeout, "nginx: 504"),
 		doc(fOther, "nginx docs: proxy_next_upstream error timeout (default)"),
 		doc(fRace, "nginx: 502 \"upstream prematurely closed connection\""),
@@ -271,6 +291,7 @@ var profileSources = map[string][]Source{
 		assume(fClientKA, "timeout http-keep-alive has no default and falls back to timeout client: 50 s in Debian's shipped haproxy.cfg"),
 		doc(fIdle, "haproxy configuration.txt: no dedicated idle timer; the pool purge is not modelled: no limit"),
 		assume(fRequest, "timeout server has no default: 50 s in Debian's shipped haproxy.cfg"),
+		assume(fClientReq, "timeout http-request has no default and falls back to timeout client: 50 s in Debian's shipped haproxy.cfg; 408"),
 		doc(fTimeout, "haproxy: 504 (termination flags sH)"),
 		assume(fOther, "option redispatch is off by default: no other member"),
 		doc(fRace, "haproxy: 502 (termination flags SH)"),
@@ -282,6 +303,7 @@ var profileSources = map[string][]Source{
 		doc(fClientKA, "Envoy timeout FAQ: connection manager idle_timeout 1 h"),
 		doc(fIdle, "Envoy timeout FAQ: cluster idle_timeout 1 h"),
 		assume(fRequest, "route timeout default 15 s (Envoy docs; not in FACTS.md)"),
+		doc(fClientReq, "Envoy timeout FAQ: stream_idle_timeout 5 min (request_timeout and request_headers_timeout off by default)"),
 		doc(fTimeout, "Envoy: 504 UT"),
 		assume(fOther, "no retry policy by default: no other member"),
 		doc(fRace, "Envoy: 503 UC (upstream connection termination)"),
@@ -293,6 +315,7 @@ var profileSources = map[string][]Source{
 		doc(fClientKA, "Traefik reference: entryPoints respondingTimeouts.idleTimeout 180 s"),
 		doc(fIdle, "Traefik reference: serversTransport idleConnTimeout 90 s"),
 		assume(fRequest, "no response time-out by default (responseHeaderTimeout 0): modelled as 1 h"),
+		assume(fClientReq, "Traefik reference: entryPoints respondingTimeouts.readTimeout 60 s; the 408 is an assumption"),
 		doc(fTimeout, "Traefik: 504 if a time-out is set"),
 		assume(fOther, "no other member"),
 		doc(fRace, "Traefik: 502"),
@@ -304,6 +327,7 @@ var profileSources = map[string][]Source{
 		assume(fClientKA, "FACTS.md has none: Caddy's server idle_timeout default 5 min"),
 		doc(fIdle, "caddy reverseproxy defaults: keep-alive idle 2 min"),
 		assume(fRequest, "no response time-out by default: modelled as 1 h"),
+		assume(fClientReq, "caddy server read_header_timeout 1 min; no body time-out is modelled as the same"),
 		assume(fTimeout, "caddy statusError maps a time-out to 504"),
 		assume(fOther, "no other member"),
 		doc(fRace, "caddy: 502"),
@@ -315,6 +339,7 @@ var profileSources = map[string][]Source{
 		doc(fClientKA, "Cloudflare connection limits: client keep-alive 400 s"),
 		doc(fIdle, "Cloudflare connection limits: origin idle 900 s"),
 		assume(fRequest, "the 100 s proxy read time-out (not in FACTS.md)"),
+		assume(fClientReq, "not documented: the 100 s proxy read time-out"),
 		doc(fTimeout, "Cloudflare: 524"),
 		assume(fOther, "no other member"),
 		assume(fRace, "Cloudflare: 52x; 520 (an empty or unexpected response) chosen"),

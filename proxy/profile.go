@@ -70,6 +70,12 @@ type Profile struct {
 	// RequestTimeout bounds one attempt, from sending to the end of the
 	// response.
 	RequestTimeout time.Duration
+	// ClientRequestTimeout bounds a client's silence while it sends a
+	// request: the request line and headers must arrive within it of the
+	// request's first byte, and each read of the body must bring a byte
+	// within it of the last; else the gateway answers 408 and closes the
+	// connection. 0 = no limit. Application Gateway: 60 s.
+	ClientRequestTimeout time.Duration
 	// TimeoutStatus is the status sent when the backend timed out.
 	TimeoutStatus int
 	// TimeoutTriesOtherMember sends a timed-out request once more to the
@@ -131,6 +137,7 @@ func (p Profile) Scaled(f float64) Profile {
 	p.ClientKeepAlive = scalePositive(p.ClientKeepAlive, f)
 	p.BackendIdleTimeout = scalePositive(p.BackendIdleTimeout, f)
 	p.RequestTimeout = scalePositive(p.RequestTimeout, f)
+	p.ClientRequestTimeout = scalePositive(p.ClientRequestTimeout, f)
 	return p
 }
 
@@ -157,10 +164,17 @@ func (p Profile) Validate() error {
 		return fmt.Errorf("backend idle timeout must be >= 0, got %s", p.BackendIdleTimeout)
 	case p.RequestTimeout <= 0:
 		return fmt.Errorf("request timeout must be > 0, got %s", p.RequestTimeout)
-	case p.TimeoutStatus < 100 || p.TimeoutStatus > 599:
-		return fmt.Errorf("timeout status must be 100..599, got %d", p.TimeoutStatus)
-	case p.RaceStatus != 0 && (p.RaceStatus < 100 || p.RaceStatus > 599):
-		return fmt.Errorf("race status must be 100..599, got %d", p.RaceStatus)
+	case p.ClientRequestTimeout < 0:
+		return fmt.Errorf("client request timeout must be >= 0, got %s", p.ClientRequestTimeout)
+	case p.TimeoutStatus < 400 || p.TimeoutStatus > 599:
+		// A gateway's own answer is an error status; a 1xx would reach the
+		// client as an interim response followed by nothing, a 2xx or 3xx
+		// would hide the failure.
+		return fmt.Errorf("timeout status must be an error status 400..599, got %d", p.TimeoutStatus)
+	case p.RaceStatus != 0 && (p.RaceStatus < 400 || p.RaceStatus > 599):
+		return fmt.Errorf("race status must be an error status 400..599, got %d", p.RaceStatus)
+	case p.ClientClosedStatus != 0 && (p.ClientClosedStatus < 400 || p.ClientClosedStatus > 599):
+		return fmt.Errorf("client closed status must be 0 or 400..599, got %d", p.ClientClosedStatus)
 	}
 	if _, err := ParseRetryPolicy(string(p.Retry)); err != nil {
 		return err

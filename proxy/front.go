@@ -226,11 +226,11 @@ type frontConn struct {
 	mu   sync.Mutex
 	idle bool // waiting for the next request (shutdown closes it at once)
 
-	linger   bool          // the client may still be sending: close the lingering way
+	linger bool // the client may still be sending: close the lingering way
 	// curReq and curX are the request being answered and its log entry
 	// (curReq nil when the head did not parse); logExchange writes it.
-	curReq *http.Request
-	curX   *exchangeLog
+	curReq   *http.Request
+	curX     *exchangeLog
 	watching chan struct{} // closed when the client watcher has stopped; nil = none
 	gone     atomic.Bool   // the watcher saw the client close or reset
 }
@@ -578,7 +578,6 @@ type clientBody struct {
 	eof      bool
 	err      error // the client's error, a *clientBodyError
 	mu       sync.Mutex
-	canceled bool
 }
 
 // clientBodyError is an error of the client's request body: a time-out,

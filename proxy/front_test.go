@@ -403,4 +403,3 @@ func TestShutdownAnswersInFlight(t *testing.T) {
 		t.Fatalf("access log %v", l)
 	}
 }
-

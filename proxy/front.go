@@ -569,15 +569,15 @@ func (fc *frontConn) stopWatching() {
 // client's, never the backend's) and never drains on Close: a body not read
 // to its end closes the client connection instead.
 type clientBody struct {
-	fc       *frontConn
-	rc       io.ReadCloser
-	timeout  time.Duration
-	expect   bool // send 100 Continue before the first read
-	onEOF    func()
-	n        int64
-	eof      bool
-	err      error // the client's error, a *clientBodyError
-	mu       sync.Mutex
+	fc      *frontConn
+	rc      io.ReadCloser
+	timeout time.Duration
+	expect  bool // send 100 Continue before the first read
+	onEOF   func()
+	n       int64
+	eof     bool
+	err     error // the client's error, a *clientBodyError
+	mu      sync.Mutex
 }
 
 // clientBodyError is an error of the client's request body: a time-out,

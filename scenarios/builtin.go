@@ -3,6 +3,7 @@ package scenarios
 import (
 	"embed"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -68,13 +69,35 @@ func Lookup(name string) (*Scenario, error) {
 func Resolve(arg string) (*Scenario, error) {
 	ext := path.Ext(arg)
 	if strings.ContainsRune(arg, os.PathSeparator) || ext == ".yaml" || ext == ".yml" {
-		data, err := os.ReadFile(arg)
+		data, err := readFile(arg)
 		if err != nil {
-			return nil, fmt.Errorf("read scenario: %w", err)
+			return nil, err
 		}
 		return Parse(arg, data)
 	}
 	return Lookup(arg)
+}
+
+// readFile reads a scenario file of at most MaxFileSize bytes. A pipe
+// (gwsim run <(...)) is read too, but never more than the cap: /dev/zero
+// is an error, not an endless read.
+func readFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read scenario: %w", err)
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.IsDir() {
+		return nil, fmt.Errorf("read scenario: %s is a directory", path)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("read scenario: %w", err)
+	}
+	if len(data) > MaxFileSize {
+		return nil, fmt.Errorf("scenario file %s is larger than 1 MiB", path)
+	}
+	return data, nil
 }
 
 // Seed returns the seed suite in display order.

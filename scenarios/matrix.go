@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -31,6 +32,10 @@ backend: {preset: apache}
 link: {latency: 500us}
 load: {pattern: gap-sweep, gap_around: 5s, gap_from: -3ms, gap_to: 2ms, gap_step: 100us}
 `
+
+// MaxCells caps the cells of a matrix (the product of its axes' values):
+// each cell runs a backend, a gateway and a load of its own.
+const MaxCells = 1000
 
 // MatrixOptions configure a matrix.
 type MatrixOptions struct {
@@ -93,13 +98,23 @@ func BuildMatrix(opt MatrixOptions) ([]*Cell, error) {
 	if err := yaml.Unmarshal(src, &root); err != nil {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
-	for _, a := range opt.Axes {
+	n, sizes := 1, make([]string, len(opt.Axes))
+	for i, a := range opt.Axes {
 		if len(a.Values) == 0 {
 			return nil, fmt.Errorf("axis %s: no values", a.Field)
 		}
 		if !isSchemaPath(a.Field) {
 			return nil, fmt.Errorf("axis %s: not a field of the scenario schema (e.g. gateway.preset, backend.keepalive_timeout, backend.close, link.latency)", a.Field)
 		}
+		sizes[i] = strconv.Itoa(len(a.Values))
+		if n > MaxCells/len(a.Values) {
+			n = MaxCells + 1
+		} else {
+			n *= len(a.Values)
+		}
+	}
+	if n > MaxCells {
+		return nil, fmt.Errorf("the axes' %s values make more than %d cells; at most %d", strings.Join(sizes, " × "), MaxCells, MaxCells)
 	}
 	var cells []*Cell
 	combo := make([]string, len(opt.Axes))

@@ -28,7 +28,7 @@ type Scenario struct {
 	Name        string  `yaml:"name"`
 	Description string  `yaml:"description"`
 	Why         string  `yaml:"why"`        // one line shown under the table
-	TimeScale   float64 `yaml:"time_scale"` // 0 < f <= 1; default 1
+	TimeScale   float64 `yaml:"time_scale"` // MinTimeScale..MaxTimeScale; default 1
 	Gateway     Gateway `yaml:"gateway"`
 	Backend     Backend `yaml:"backend"`
 	Link        Link    `yaml:"link"`
@@ -51,7 +51,7 @@ type Gateway struct {
 	RequestTimeout         *Duration `yaml:"request_timeout"`
 	Retry                  string    `yaml:"retry"`      // none, idempotent, reset-before-request
 	PoolOrder              string    `yaml:"pool_order"` // lifo, fifo
-	Members                int       `yaml:"members"`    // backend members, 1..16; default 1
+	Members                int       `yaml:"members"`    // backend members, 1..MaxMembers; default 1
 	// RaceStatus is the status answered when a reused connection met the
 	// keep-alive race (502; Envoy 503, AWS CLB 504).
 	RaceStatus              int   `yaml:"race_status"`
@@ -126,6 +126,23 @@ const (
 	DefaultMembers     = 1
 	DefaultPattern     = load.PatternClosed
 	DefaultTimeScale   = 1.0
+)
+
+// Limits of the schema: what a file (or a flag that overrides it) may ask
+// for. The load's own caps (workers, requests, rate, body size, duration)
+// are load.MaxWorkers and its siblings.
+const (
+	// MinTimeScale and MaxTimeScale bound time_scale and --time-scale: at
+	// most 10000× faster than real time (a 5 s keep-alive becomes 500 µs,
+	// about one round trip of the default link), never slower.
+	MinTimeScale = 1e-4
+	MaxTimeScale = 1.0
+	// MaxFileSize caps a scenario file, in bytes (1 MiB).
+	MaxFileSize = 1 << 20
+	// MaxMembers caps gateway.members.
+	MaxMembers = 16
+	// MaxSweepGaps caps the gaps of one pass of a gap sweep.
+	MaxSweepGaps = 100000
 )
 
 // applyDefaults fills every field a file may leave out.
@@ -221,6 +238,9 @@ func ferr(field, format string, args ...any) error {
 // durations and impossible combinations are one-line errors naming file,
 // line and field: "f.yaml: line 4: gateway.retry: unknown retry policy ...".
 func Parse(file string, data []byte) (*Scenario, error) {
+	if len(data) > MaxFileSize {
+		return nil, fmt.Errorf("scenario file %s is larger than 1 MiB", file)
+	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, fmt.Errorf("%s: %s", file, yamlError(err, nil))
@@ -318,10 +338,10 @@ func (s *Scenario) Scale() float64 {
 // check applies the defaults and every rule of the schema.
 func (s *Scenario) check() error {
 	if s.pos.has("time_scale") && s.TimeScale == 0 {
-		return ferr("time_scale", "want 0 < time_scale <= 1, got 0")
+		return timeScaleError(0)
 	}
 	if s.pos.has("gateway.members") && s.Gateway.Members == 0 {
-		return ferr("gateway.members", "want 1..16, got 0")
+		return ferr("gateway.members", "want 1..%d, got 0", MaxMembers)
 	}
 	if g := s.Gateway; g.Preset != "" && g.Profile != "" && g.Preset != g.Profile {
 		return ferr("gateway.profile", "is the older name of gateway.preset; give one of the two (preset %q, profile %q)", g.Preset, g.Profile)
@@ -330,8 +350,8 @@ func (s *Scenario) check() error {
 	if s.Name == "" {
 		return ferr("name", "required")
 	}
-	if math.IsNaN(s.TimeScale) || s.TimeScale < 0 || s.TimeScale > 1 {
-		return ferr("time_scale", "want 0 < time_scale <= 1, got %g", s.TimeScale)
+	if !ValidTimeScale(s.TimeScale) {
+		return timeScaleError(s.TimeScale)
 	}
 	for _, f := range []func() error{s.checkGateway, s.checkBackend, s.checkNetwork, s.checkLoad} {
 		if err := f(); err != nil {
@@ -339,6 +359,16 @@ func (s *Scenario) check() error {
 		}
 	}
 	return s.Expect.validate(s)
+}
+
+// ValidTimeScale reports whether f is a time scale gwsim runs at:
+// MinTimeScale <= f <= MaxTimeScale (so neither NaN nor infinite).
+func ValidTimeScale(f float64) bool {
+	return f >= MinTimeScale && f <= MaxTimeScale
+}
+
+func timeScaleError(f float64) error {
+	return ferr("time_scale", "want %g <= time_scale <= %g, got %g", MinTimeScale, MaxTimeScale, f)
 }
 
 func (s *Scenario) checkGateway() error {
@@ -350,8 +380,8 @@ func (s *Scenario) checkGateway() error {
 	if _, err := proxy.LookupProfile(g.Preset); err != nil {
 		return ferr(field, "%v", err)
 	}
-	if g.Members < 1 || g.Members > 16 {
-		return ferr("gateway.members", "want 1..16, got %d", g.Members)
+	if g.Members < 1 || g.Members > MaxMembers {
+		return ferr("gateway.members", "want 1..%d, got %d", MaxMembers, g.Members)
 	}
 	durs := []struct {
 		field string
@@ -534,6 +564,19 @@ func (s *Scenario) checkLoad() error {
 			return ferr("load."+f.field, "must be >= 0, got %d", f.v)
 		}
 	}
+	caps := []struct {
+		field  string
+		v, max int
+	}{{"connections", l.Connections, load.MaxWorkers}, {"workers", l.Workers, load.MaxWorkers}, // connections first: it sets workers
+		{"requests", l.Requests, load.MaxRequests}, {"body_size", l.BodySize, load.MaxBodySize}}
+	for _, f := range caps {
+		if f.v > f.max {
+			return ferr("load."+f.field, "must be at most %d, got %d", f.max, f.v)
+		}
+	}
+	if l.Duration.D() > load.MaxDuration {
+		return ferr("load.duration", "must be at most %s, got %s", load.MaxDuration, l.Duration.D())
+	}
 	for _, f := range []struct {
 		field string
 		d     Duration
@@ -547,6 +590,9 @@ func (s *Scenario) checkLoad() error {
 		if !(l.Rate > 0) || math.IsInf(l.Rate, 0) {
 			return ferr("load.rate", "must be a number > 0 for pattern %s, got %g", pattern, l.Rate)
 		}
+		if l.Rate > load.MaxRate {
+			return ferr("load.rate", "must be at most %d per second, got %g", load.MaxRate, l.Rate)
+		}
 	case load.PatternGapSweep:
 		if l.GapStep <= 0 {
 			return ferr("load.gap_step", "must be > 0 for pattern gap-sweep, got %s", l.GapStep.D())
@@ -554,8 +600,11 @@ func (s *Scenario) checkLoad() error {
 		if l.GapFrom > l.GapTo {
 			return ferr("load.gap_from", "must be <= gap_to (%s), got %s", l.GapTo.D(), l.GapFrom.D())
 		}
-		if n := (l.GapTo.D() - l.GapFrom.D()) / l.GapStep.D(); n > 100000 {
-			return ferr("load.gap_step", "makes %d gaps; at most 100000", n)
+		if n := load.SweepRequests(l.GapFrom.D(), l.GapTo.D(), l.GapStep.D(), 1) - 1; n > MaxSweepGaps {
+			return ferr("load.gap_step", "makes %d gaps from gap_from to gap_to; at most %d", n, MaxSweepGaps)
+		}
+		if n := load.SweepRequests(l.GapFrom.D(), l.GapTo.D(), l.GapStep.D(), l.Passes); n > load.MaxRequests {
+			return ferr("load.passes", "%d passes plan %d requests; at most %d", l.Passes, n, load.MaxRequests)
 		}
 		if c := proxy.ScaleDuration(l.GapAround.D(), s.Scale()) + l.GapFrom.D(); c < 0 {
 			return ferr("load.gap_from", "gap_around + gap_from is negative (%s at time scale %g)", c, s.Scale())

@@ -122,3 +122,37 @@ func TestResolve(t *testing.T) {
 		t.Fatalf("Resolve(nope): %v", err)
 	}
 }
+
+// TestFileSizeCap: a scenario file is read up to MaxFileSize bytes, no
+// more, whatever it is: a big file, an endless device, or bytes in memory.
+func TestFileSizeCap(t *testing.T) {
+	valid := "name: x\nload: {requests: 1}\n"
+	dir := t.TempDir()
+	atCap := filepath.Join(dir, "at-cap.yaml")
+	big := filepath.Join(dir, "big.yaml")
+	pad := func(n int) string { return valid + "#" + strings.Repeat("x", n-len(valid)-2) + "\n" }
+	if err := os.WriteFile(atCap, []byte(pad(MaxFileSize)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(big, []byte(pad(MaxFileSize+1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Resolve(atCap); err != nil {
+		t.Errorf("a file of exactly 1 MiB: %v", err)
+	}
+	tests := []struct{ path, want string }{
+		{big, "scenario file " + big + " is larger than 1 MiB"},
+		{dir, "read scenario: " + dir + " is a directory"},
+	}
+	if _, err := os.Stat("/dev/zero"); err == nil {
+		tests = append(tests, struct{ path, want string }{"/dev/zero", "scenario file /dev/zero is larger than 1 MiB"})
+	}
+	for _, tt := range tests {
+		if _, err := Resolve(tt.path); err == nil || err.Error() != tt.want {
+			t.Errorf("Resolve(%s) = %v, want %q", tt.path, err, tt.want)
+		}
+	}
+	if _, err := Parse("mem.yaml", []byte(pad(MaxFileSize+1))); err == nil || err.Error() != "scenario file mem.yaml is larger than 1 MiB" {
+		t.Errorf("Parse of 1 MiB + 1 byte: %v", err)
+	}
+}

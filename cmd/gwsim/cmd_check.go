@@ -81,6 +81,9 @@ a simulation at that scale would run them.`,
 			}
 			bes = []string{""}
 		}
+		if len(gws) > maxCheckPairs/len(bes) {
+			return usage(fmt.Sprintf("%d gateways × %d backends: at most %d pairs", len(gws), len(bes), maxCheckPairs))
+		}
 		for _, g := range gws {
 			p := proxy.Profile{Name: "the gateway"}
 			if g != "" {
@@ -141,6 +144,9 @@ a simulation at that scale would run them.`,
 	}
 	return code
 }
+
+// maxCheckPairs caps the gateway × backend pairs one check decides.
+const maxCheckPairs = 10000
 
 func orWord(s, def string) string {
 	if s == "" {

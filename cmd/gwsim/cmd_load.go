@@ -30,22 +30,22 @@ requests stepped across a range around a timeout: the race's shape).`,
 	fs := c.fs
 	target := fs.String("target", "", "URL to send requests to (required)")
 	pattern := fs.String("pattern", "closed", "closed, constant, poisson or gap-sweep")
-	workers := fs.Int("workers", 1, "closed loop: concurrent workers")
+	workers := fs.Int("workers", 1, "closed loop: concurrent workers (at most 10000)")
 	think := fs.Duration("think", 0, "closed loop: pause after each response")
-	rate := fs.Float64("rate", 0, "constant/poisson: requests per second")
-	duration := fs.Duration("duration", 0, "stop starting requests after this long")
-	requests := fs.Int("requests", 0, "stop after this many requests")
+	rate := fs.Float64("rate", 0, "constant/poisson: requests per second (at most 100000)")
+	duration := fs.Duration("duration", 0, "stop starting requests after this long (at most 168h)")
+	requests := fs.Int("requests", 0, "stop after this many requests (at most 1000000)")
 	seed := fs.Int64("seed", 1, "seed for poisson arrivals and the method mix")
 	gapFrom := fs.Duration("gap-from", 0, "gap-sweep: first gap")
 	gapTo := fs.Duration("gap-to", 0, "gap-sweep: last gap (inclusive)")
-	gapStep := fs.Duration("gap-step", 0, "gap-sweep: step between gaps")
+	gapStep := fs.Duration("gap-step", 0, "gap-sweep: step between gaps (gaps × passes at most 1000000)")
 	passes := fs.Int("passes", 1, "gap-sweep: how many times to sweep")
 	postRatio := fs.Float64("post-ratio", 0, "fraction of requests sent as POST with a body (0..1)")
-	bodySize := fs.Int("body-size", 1024, "POST body bytes")
+	bodySize := fs.Int("body-size", 1024, "POST body bytes (at most 16 MiB)")
 	timeout := fs.Duration("timeout", 30*time.Second, "per-request time-out")
-	maxInFlight := fs.Int("max-in-flight", 0, "open loop: most outstanding requests (0 = 10000)")
+	maxInFlight := fs.Int("max-in-flight", 0, "open loop: most outstanding requests (0 = 10000, the most)")
 	clientIdle := fs.Duration("client-idle-timeout", 90*time.Second, "close idle client connections after this (0 = never)")
-	maxConns := fs.Int("max-conns", 0, "most client connections (0 = unlimited)")
+	maxConns := fs.Int("max-conns", 0, "most client connections (0 = unlimited; at most 10000)")
 	linkLatency := fs.Duration("link-latency", 0, "one-way latency injected on client connections")
 	jsonOut := fs.Bool("json", false, "print the result as JSON")
 	metricsListen := fs.String("metrics-listen", "", "serve /metrics and /healthz on this address while the load runs (empty = off)")
@@ -66,6 +66,9 @@ requests stepped across a range around a timeout: the race's shape).`,
 	}
 	if *clientIdle < 0 || *maxConns < 0 || *linkLatency < 0 {
 		return usage("--client-idle-timeout, --max-conns and --link-latency must be >= 0")
+	}
+	if *maxConns > load.MaxWorkers {
+		return usage(fmt.Sprintf("--max-conns must be at most %d, got %d", load.MaxWorkers, *maxConns))
 	}
 	cfg := load.Config{Target: *target, Pattern: p, Workers: *workers, Think: *think, Rate: *rate,
 		Duration: *duration, Requests: *requests, Seed: *seed, GapFrom: *gapFrom, GapTo: *gapTo, GapStep: *gapStep,

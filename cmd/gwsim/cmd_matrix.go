@@ -83,6 +83,9 @@ A sweep takes about 51 × its centre × time scale; cells run at once. With --sc
 			return usage(err.Error())
 		}
 	}
+	if *parallel < 0 {
+		return usage(fmt.Sprintf("--parallel must be >= 0, got %d", *parallel))
+	}
 	opt := scenarios.MatrixOptions{Axes: axes, TimeScale: *scale, Parallel: *parallel, AutoSweep: *base == ""}
 	switch *sweep {
 	case "":

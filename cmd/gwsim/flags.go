@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/gwsim/gwsim/scenarios"
 	"github.com/gwsim/gwsim/scenarios/event"
 )
 
@@ -192,10 +193,13 @@ func openEvents(path string) (event.Sink, func() error, error) {
 	return j.Sink(), j.Close, nil
 }
 
-// checkScale validates a --time-scale value.
+// checkScale validates a --time-scale value: a number from
+// scenarios.MinTimeScale to scenarios.MaxTimeScale (NaN, infinities, 0 and
+// negative values are refused, never turned into 1 ns timeouts).
 func checkScale(f float64) error {
-	if f <= 0 || f > 1 {
-		return fmt.Errorf("--time-scale must be > 0 and <= 1, got %g", f)
+	if !scenarios.ValidTimeScale(f) {
+		return fmt.Errorf("--time-scale must be a number from %g to %g (0.01 runs 100× faster), got %g",
+			scenarios.MinTimeScale, scenarios.MaxTimeScale, f)
 	}
 	return nil
 }

@@ -155,7 +155,7 @@ func TestBadInput(t *testing.T) {
 		{"bad fault", []string{"backend", "--fault", "hang:soon:1s"}, "--fault"},
 		{"negative rate", []string{"load", "--target", "http://127.0.0.1:1/", "--pattern", "constant", "--rate", "-5", "--duration", "1s"}, "rate must be > 0"},
 		{"unknown pattern", []string{"load", "--target", "http://127.0.0.1:1/", "--pattern", "burst"}, `unknown load pattern "burst"`},
-		{"bad time scale", []string{"run", "--time-scale", "2"}, "--time-scale must be > 0 and <= 1"},
+		{"bad time scale", []string{"run", "--time-scale", "2"}, "--time-scale must be a number from 0.0001 to 1"},
 		{"unknown retry", []string{"proxy", "--backends", "127.0.0.1:1", "--retry", "always"}, `unknown retry policy "always"`},
 		{"scenario unknown key", []string{"run", unknownKey}, unknownKey + `: line 4: unknown field "idle" in gateway`},
 		{"missing scenario file", []string{"run", filepath.Join(dir, "missing.yaml")}, "read scenario"},
@@ -195,5 +195,65 @@ func TestScenariosAndVersion(t *testing.T) {
 	code, out, _ = runCLI(t, "version")
 	if code != exitOK || !strings.HasPrefix(out, "gwsim ") {
 		t.Fatalf("version: exit %d %q", code, out)
+	}
+}
+
+// TestLimits: a flag or a file that asks for what gwsim cannot sensibly
+// give (a time scale that is no number, unbounded memory or goroutines) is
+// a usage error naming the cap, found before any work starts. The context
+// is cancelled from the start, so a command that wrongly accepted its
+// flags returns at once instead of serving.
+func TestLimits(t *testing.T) {
+	dir := t.TempDir()
+	big := filepath.Join(dir, "big.yaml")
+	if err := os.WriteFile(big, []byte("name: x\nload: {requests: 1}\n#"+strings.Repeat("x", 1<<20)+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	many := func(v string, n int) string { return strings.TrimSuffix(strings.Repeat(v+",", n), ",") }
+	const scaleErr = "--time-scale must be a number from 0.0001 to 1 (0.01 runs 100× faster), got "
+	target := []string{"load", "--target", "http://127.0.0.1:1/"}
+	load := func(args ...string) []string { return append(append([]string(nil), target...), args...) }
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"run NaN scale", []string{"run", "--time-scale", "NaN", "appgw-v2-keepalive-off"}, scaleErr + "NaN"},
+		{"run infinite scale", []string{"run", "--time-scale", "Inf", "appgw-v2-keepalive-off"}, scaleErr + "+Inf"},
+		{"run negative scale", []string{"run", "--time-scale", "-0.5", "appgw-v2-keepalive-off"}, scaleErr + "-0.5"},
+		{"run scale too small", []string{"run", "--time-scale", "1e-5", "appgw-v2-keepalive-off"}, scaleErr + "1e-05"},
+		{"run scale above 1", []string{"run", "--time-scale", "2"}, scaleErr + "2"},
+		{"backend NaN scale", []string{"backend", "--listen", "127.0.0.1:0", "--admin-listen", "off", "--time-scale", "NaN"}, scaleErr + "NaN"},
+		{"backend zero scale", []string{"backend", "--listen", "127.0.0.1:0", "--admin-listen", "off", "--time-scale", "0"}, scaleErr + "0"},
+		{"proxy NaN scale", []string{"proxy", "--listen", "127.0.0.1:0", "--admin-listen", "off", "--backends", "127.0.0.1:1", "--time-scale", "NaN"}, scaleErr + "NaN"},
+		{"check NaN scale", []string{"check", "--gateway", "appgw-v2", "--backend", "apache", "--time-scale", "NaN"}, scaleErr + "NaN"},
+		{"matrix NaN scale", []string{"matrix", "--backend-keepalive", "5s", "--time-scale", "NaN"}, scaleErr + "NaN"},
+		{"sweep of an hour in nanoseconds", load("--pattern", "gap-sweep", "--gap-from", "0s", "--gap-to", "1h", "--gap-step", "1ns"),
+			"load: a gap sweep from 0s to 1h0m0s in steps of 1ns, 1 pass(es), plans 3600000000002 requests; at most 1000000"},
+		{"sweep passes", load("--pattern", "gap-sweep", "--gap-to", "99ms", "--gap-step", "1ms", "--passes", "20000"), "plans 2000001 requests; at most 1000000"},
+		{"workers", load("--workers", "100000000", "--requests", "1"), "load: workers must be at most 10000, got 100000000"},
+		{"requests", load("--requests", "5000000"), "load: requests must be at most 1000000, got 5000000"},
+		{"rate", load("--pattern", "constant", "--rate", "1e9", "--duration", "1s"), "load: rate must be at most 100000 per second, got 1e+09"},
+		{"duration", load("--pattern", "poisson", "--rate", "1", "--duration", "10000h"), "load: duration must be at most 168h0m0s, got 10000h0m0s"},
+		{"body size", load("--requests", "1", "--post-ratio", "0.5", "--body-size", "100000000000"), "load: body-size must be at most 16777216, got 100000000000"},
+		{"max in flight", load("--pattern", "constant", "--rate", "1", "--duration", "1s", "--max-in-flight", "100000"), "load: max-in-flight must be at most 10000, got 100000"},
+		{"max conns", load("--requests", "1", "--max-conns", "100000"), "--max-conns must be at most 10000, got 100000"},
+		{"scenario file too big", []string{"run", big}, "scenario file " + big + " is larger than 1 MiB"},
+		{"endless scenario file", []string{"run", "/dev/zero"}, "scenario file /dev/zero is larger than 1 MiB"},
+		{"matrix cells", []string{"matrix", "--gateway", "appgw-v2,aws-alb", "--backend-keepalive", many("5s", 501)},
+			"the axes' 2 × 501 values make more than 1000 cells; at most 1000"},
+		{"matrix negative parallel", []string{"matrix", "--backend-keepalive", "5s", "--parallel", "-1"}, "--parallel must be >= 0, got -1"},
+		{"check pairs", []string{"check", "--gateway", many("appgw-v2", 101), "--backend", many("apache", 100)}, "101 gateways × 100 backends: at most 10000 pairs"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			var stdout, stderr bytes.Buffer
+			code := run(ctx, tc.args, &stdout, &stderr)
+			if code != exitUsage || strings.Count(stderr.String(), "\n") != 1 || !strings.Contains(stderr.String(), tc.want) {
+				t.Fatalf("exit %d, stderr %q; want %d and one line containing %q", code, stderr.String(), exitUsage, tc.want)
+			}
+		})
 	}
 }

@@ -55,6 +55,40 @@ const (
 	DefaultMaxInFlight = 10000
 )
 
+// Caps: Validate refuses a Config that asks for more, so that no flag or
+// scenario file can make the driver take unbounded memory or goroutines.
+const (
+	// MaxWorkers caps Workers and MaxInFlight: goroutines (and client
+	// connections) at once.
+	MaxWorkers = 10000
+	// MaxRequests caps Requests, and the requests a gap sweep plans: its
+	// gaps times Passes, plus the priming request.
+	MaxRequests = 1000000
+	// MaxRate caps Rate, in requests per second.
+	MaxRate = 100000
+	// MaxBodySize caps BodySize, in bytes (16 MiB).
+	MaxBodySize = 16 << 20
+	// MaxDuration caps Duration (a week).
+	MaxDuration = 7 * 24 * time.Hour
+)
+
+// SweepRequests is the number of requests a gap sweep plans: one priming
+// request, then one per gap (from, from+step, ... up to to) per pass
+// (passes 0 means 1). It saturates at math.MaxUint64 and is 0 when the
+// sweep is invalid (step <= 0 or from > to).
+func SweepRequests(from, to, step time.Duration, passes int) uint64 {
+	if step <= 0 || from > to {
+		return 0
+	}
+	span := uint64(to) - uint64(from) // to >= from: exact even when to-from overflows int64
+	gaps := span/uint64(step) + 1
+	p := uint64(max(passes, 1))
+	if gaps > (math.MaxUint64-1)/p {
+		return math.MaxUint64
+	}
+	return gaps*p + 1
+}
+
 // Config describes one load run. The zero value is not runnable (Target and
 // a bound are required) but every other zero field has a usable default.
 type Config struct {
@@ -143,6 +177,21 @@ func (c Config) Validate() error {
 			return fmt.Errorf("load: %s must be >= 0, got %d", f.name, f.v)
 		}
 	}
+	caps := []struct {
+		name   string
+		v, max int
+	}{
+		{"workers", c.Workers, MaxWorkers}, {"max-in-flight", c.MaxInFlight, MaxWorkers},
+		{"requests", c.Requests, MaxRequests}, {"body-size", c.BodySize, MaxBodySize},
+	}
+	for _, f := range caps {
+		if f.v > f.max {
+			return fmt.Errorf("load: %s must be at most %d, got %d", f.name, f.max, f.v)
+		}
+	}
+	if c.Duration > MaxDuration {
+		return fmt.Errorf("load: duration must be at most %v, got %v", MaxDuration, c.Duration)
+	}
 	durs := []struct {
 		name string
 		v    time.Duration
@@ -160,8 +209,8 @@ func (c Config) Validate() error {
 		if !(c.Rate > 0) {
 			return fmt.Errorf("load: rate must be > 0 for pattern %s, got %v", p, c.Rate)
 		}
-		if math.IsInf(c.Rate, 1) {
-			return fmt.Errorf("load: rate must be finite, got %v", c.Rate)
+		if c.Rate > MaxRate {
+			return fmt.Errorf("load: rate must be at most %d per second, got %v", MaxRate, c.Rate)
 		}
 	default:
 		if math.IsNaN(c.Rate) || c.Rate < 0 {
@@ -178,6 +227,10 @@ func (c Config) Validate() error {
 		}
 		if c.GapFrom > c.GapTo {
 			return fmt.Errorf("load: gap-from (%v) must be <= gap-to (%v)", c.GapFrom, c.GapTo)
+		}
+		if n := SweepRequests(c.GapFrom, c.GapTo, c.GapStep, c.Passes); n > MaxRequests {
+			return fmt.Errorf("load: a gap sweep from %v to %v in steps of %v, %d pass(es), plans %d requests; at most %d (widen gap-step or narrow the range)",
+				c.GapFrom, c.GapTo, c.GapStep, max(c.Passes, 1), n, MaxRequests)
 		}
 	}
 	if p != PatternGapSweep && c.Duration == 0 && c.Requests == 0 {

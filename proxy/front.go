@@ -229,10 +229,15 @@ type frontConn struct {
 	linger bool // the client may still be sending: close the lingering way
 	// curReq and curX are the request being answered and its log entry
 	// (curReq nil when the head did not parse); logExchange writes it.
-	curReq   *http.Request
-	curX     *exchangeLog
-	watching chan struct{} // closed when the client watcher has stopped; nil = none
-	gone     atomic.Bool   // the watcher saw the client close or reset
+	curReq *http.Request
+	curX   *exchangeLog
+	gone   atomic.Bool // the watch saw the client close or reset
+
+	watchMu     sync.Mutex
+	watchArmed  bool                    // an exchange wants its client watched
+	watchCancel context.CancelCauseFunc // cancels that exchange
+	watchTimer  *time.Timer             // starts the watch after watchDelay
+	watching    chan struct{}           // closed when the running watch ends; nil = none
 }
 
 // serve runs the connection's requests one after another (pipelined
@@ -532,35 +537,69 @@ func (c *countWriter) WriteString(s string) (int, error) {
 	return n, err
 }
 
-// watchClient notices, while an exchange runs, that the client closed or
-// reset its connection, and cancels the exchange (cause client-closed). It
-// reads into the connection's buffer, so a pipelined next request is kept.
-// It starts only once the request body has been read to its end, and not
+// watchClient arranges to notice, while an exchange runs, that the client
+// closed or reset its connection, and then to cancel the exchange (cause
+// client-closed). The watch starts watchDelay after this call, so the
+// common quick exchange costs a timer, not a goroutine and a read. It reads
+// into the connection's buffer, so a pipelined next request is kept. It is
+// called once the request body has been read to its end, and does nothing
 // when a pipelined request is already buffered (nothing to learn then).
 func (fc *frontConn) watchClient(cancel context.CancelCauseFunc) {
-	if fc.watching != nil || fc.br.Buffered() > 0 {
+	if fc.br.Buffered() > 0 {
+		return
+	}
+	fc.watchMu.Lock()
+	defer fc.watchMu.Unlock()
+	fc.watchArmed, fc.watchCancel = true, cancel
+	if fc.watchTimer == nil {
+		fc.watchTimer = time.AfterFunc(watchDelay, fc.watch)
+	} else {
+		fc.watchTimer.Reset(watchDelay)
+	}
+}
+
+// watchDelay is how long an exchange runs before the gateway starts
+// watching its client for a close.
+const watchDelay = time.Millisecond
+
+// watch runs on the watch timer's goroutine: it blocks until the client
+// sends or closes, or stopWatching expires the read deadline.
+func (fc *frontConn) watch() {
+	fc.watchMu.Lock()
+	if !fc.watchArmed || fc.watching != nil {
+		// Not wanted, or already running: a timer that fired for an
+		// earlier exchange can arrive after the next one re-armed it.
+		fc.watchMu.Unlock()
 		return
 	}
 	_ = fc.c.SetReadDeadline(time.Time{})
 	done := make(chan struct{})
 	fc.watching = done
-	go func() {
-		defer close(done)
-		if _, err := fc.br.Peek(1); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
-			fc.gone.Store(true)
-			cancel(errClientGone)
-		}
-	}()
+	cancel := fc.watchCancel
+	fc.watchMu.Unlock()
+	defer close(done)
+	if _, err := fc.br.Peek(1); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+		fc.gone.Store(true)
+		cancel(errClientGone)
+	}
 }
 
-// stopWatching stops the client watcher and waits for it.
+// stopWatching stops the client watch and waits for it to end.
 func (fc *frontConn) stopWatching() {
-	if fc.watching == nil {
-		return
+	fc.watchMu.Lock()
+	fc.watchArmed, fc.watchCancel = false, nil
+	if fc.watchTimer != nil {
+		fc.watchTimer.Stop()
 	}
-	_ = fc.c.SetReadDeadline(aLongTimeAgo)
-	<-fc.watching
+	w := fc.watching
 	fc.watching = nil
+	if w != nil {
+		_ = fc.c.SetReadDeadline(aLongTimeAgo)
+	}
+	fc.watchMu.Unlock()
+	if w != nil {
+		<-w
+	}
 }
 
 // clientBody is a client request body as the backend pool reads it. It

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -12,6 +13,7 @@ import (
 // exist but are not exported, so the code paths are the same.
 type metrics struct {
 	responses       *prometheus.CounterVec // code, cause
+	responseCache   sync.Map               // responseKey → prometheus.Counter
 	opened          prometheus.Counter
 	reuses          prometheus.Counter
 	closes          *prometheus.CounterVec // initiator, reason
@@ -91,6 +93,20 @@ func (m *metrics) poolHooks() PoolHooks {
 	}
 }
 
+// response counts one answer. The counters are cached by (code, cause): a
+// label lookup per request was a measurable share of the hot path.
 func (m *metrics) response(code int, cause string) {
-	m.responses.WithLabelValues(strconv.Itoa(code), cause).Inc()
+	k := responseKey{code, cause}
+	if c, ok := m.responseCache.Load(k); ok {
+		c.(prometheus.Counter).Inc()
+		return
+	}
+	c := m.responses.WithLabelValues(strconv.Itoa(code), cause)
+	m.responseCache.Store(k, c)
+	c.Inc()
+}
+
+type responseKey struct {
+	code  int
+	cause string
 }

@@ -384,8 +384,10 @@ func (p *Pool) dial(ctx context.Context, addr string) (*persistConn, error) {
 		next: make(chan struct{}, 1),
 	}
 	pc.conn = WithLink(c, p.cfg.LinkLatency, p.cfg.LinkJitter)
-	pc.br = bufio.NewReader(pc.conn)
-	pc.bw = bufio.NewWriter(pc.conn)
+	pc.br = bufio.NewReaderSize(pc.conn, poolReadBuffer)
+	// Writes go through the lent buffer only: a *net.TCPConn's ReadFrom
+	// would copy a body through a 32 KiB buffer allocated per request.
+	pc.w = writerOnly{pc.conn}
 	if hk := p.cfg.Hooks.Opened; hk != nil {
 		hk(pc.info)
 	}
@@ -393,6 +395,20 @@ func (p *Pool) dial(ctx context.Context, addr string) (*persistConn, error) {
 	go pc.readLoop()
 	return pc, nil
 }
+
+// Memory per idle connection (issue 8: nginx holds one in about 10 KB) is
+// a goroutine's stack, the connection, and its read buffer: the write
+// buffer is lent from writeBuffers only while a request is written, and
+// the read buffer is small (response heads are short; a longer head is
+// read in pieces, a body bypasses it into the caller's buffer).
+const poolReadBuffer = 1 << 10
+
+// writerOnly hides everything of a writer but Write.
+type writerOnly struct{ io.Writer }
+
+// writeBuffers lends 32 KiB write buffers to the requests being written:
+// a request head and a body of up to 32 KiB leave in one write.
+var writeBuffers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 32<<10) }}
 
 // release gives back a connection slot for addr and wakes waiters.
 func (p *Pool) release(addr string) {
@@ -499,8 +515,8 @@ type persistConn struct {
 	addr string
 	info ConnInfo
 	conn net.Conn
-	br   *bufio.Reader
-	bw   *bufio.Writer
+	br   *bufio.Reader // poolReadBuffer bytes; the writer is lent per request
+	w    io.Writer     // conn, without its ReadFrom
 	reqc chan readRequest
 	next chan struct{} // the current response body is done; peek again
 
@@ -565,10 +581,14 @@ func (pc *persistConn) write(req *http.Request) (err error, early bool) {
 	pc.wmu.Lock()
 	pc.writing = true
 	pc.wmu.Unlock()
-	err = req.Write(pc.bw)
+	bw := writeBuffers.Get().(*bufio.Writer)
+	bw.Reset(pc.w)
+	err = req.Write(bw)
 	if err == nil {
-		err = pc.bw.Flush()
+		err = bw.Flush()
 	}
+	bw.Reset(nil)
+	writeBuffers.Put(bw)
 	pc.wmu.Lock()
 	pc.writing = false
 	early = pc.answeredEarly

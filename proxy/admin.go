@@ -13,6 +13,7 @@ type Tunables struct {
 	Profile                 string  `json:"profile"`                  // read-only
 	BackendIdleTimeout      string  `json:"backend_idle_timeout"`     // Go duration; "0s" = no limit
 	RequestTimeout          string  `json:"request_timeout"`          // Go duration
+	ClientRequestTimeout    string  `json:"client_request_timeout"`   // Go duration; "0s" = no limit
 	TimeoutStatus           int     `json:"timeout_status"`           // status on a time-out
 	TimeoutTriesOtherMember bool    `json:"timeout_try_other_member"` // one more try on the next member
 	Retry                   string  `json:"retry"`                    // none, idempotent, reset-before-request
@@ -45,7 +46,8 @@ func (g *Gateway) tunables(scale float64) Tunables {
 	p := g.Profile()
 	real := func(d time.Duration) string { return time.Duration(float64(d) / scale).String() }
 	return Tunables{Profile: p.Name, BackendIdleTimeout: real(p.BackendIdleTimeout), RequestTimeout: real(p.RequestTimeout),
-		TimeoutStatus: p.TimeoutStatus, TimeoutTriesOtherMember: p.TimeoutTriesOtherMember, Retry: string(p.Retry),
+		ClientRequestTimeout: real(p.ClientRequestTimeout),
+		TimeoutStatus:        p.TimeoutStatus, TimeoutTriesOtherMember: p.TimeoutTriesOtherMember, Retry: string(p.Retry),
 		ClientKeepAlive: real(p.ClientKeepAlive), TimeScale: scale}
 }
 
@@ -70,6 +72,8 @@ func (g *Gateway) patch(raw map[string]json.RawMessage, scale float64) error {
 			p.BackendIdleTimeout, err = dur(field, v)
 		case "request_timeout":
 			p.RequestTimeout, err = dur(field, v)
+		case "client_request_timeout":
+			p.ClientRequestTimeout, err = dur(field, v)
 		case "timeout_status":
 			err = json.Unmarshal(v, &p.TimeoutStatus)
 		case "timeout_try_other_member":
@@ -82,7 +86,7 @@ func (g *Gateway) patch(raw map[string]json.RawMessage, scale float64) error {
 		case "profile", "client_keepalive_timeout", "time_scale":
 			err = fmt.Errorf("%s is read-only", field)
 		default:
-			err = fmt.Errorf("unknown field %q (want backend_idle_timeout, request_timeout, timeout_status, timeout_try_other_member or retry)", field)
+			err = fmt.Errorf("unknown field %q (want backend_idle_timeout, request_timeout, client_request_timeout, timeout_status, timeout_try_other_member or retry)", field)
 		}
 		if err != nil {
 			if !strings.HasPrefix(err.Error(), field) {

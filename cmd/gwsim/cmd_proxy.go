@@ -28,6 +28,8 @@ latency excepted). A flag overrides the profile's value.`,
 	idle := fs.Duration("backend-idle-timeout", 0, "close idle backend connections after this (profile: V2 60s, V1 none; 0 with the flag set = no limit)")
 	clientKA := fs.Duration("client-keepalive-timeout", 0, "close idle client connections after this (profile: V1 120s, V2 75s)")
 	reqTimeout := fs.Duration("request-timeout", 0, "time-out of one backend attempt (profile: 20s)")
+	clientReqTimeout := fs.Duration("client-request-timeout", 0, "answer 408 when a client sending a request (line, headers or body) goes silent this long (profile: V1, V2 60s; 0 with the flag set = no limit)")
+	grace := fs.Duration("shutdown-grace", 0, "on SIGTERM, let requests in flight finish this long, then answer 503 (0 = the request time-out, so each meets its own time-out first; not scaled)")
 	timeoutStatus := fs.Int("timeout-status", 0, "status on a backend time-out (profile: V1 502, V2 504)")
 	timeoutOther := fs.Bool("timeout-try-other-member", false, "after a time-out, try the next member once (profile: V2 true, V1 false)")
 	retry := fs.String("retry", "", "retry policy: none, idempotent (like nginx proxy_next_upstream) or reset-before-request (like Envoy) (profile: none)")
@@ -40,7 +42,7 @@ latency excepted). A flag overrides the profile's value.`,
 	metricsListen := fs.String("metrics-listen", "", "serve /metrics and /healthz on this address (empty = off)")
 	eventsFile := fs.String("events", "", "write the gateway's events to this JSON-lines journal (for gwsim explain)")
 	adminListen := fs.String("admin-listen", "", adminUsage)
-	var lf logFlags
+	lf := logFlags{bufferAccess: true}
 	lf.add(fs, "info")
 	if code, done := c.parse(args, stdout, stderr); done {
 		return code
@@ -61,6 +63,12 @@ latency excepted). A flag overrides the profile's value.`,
 	}
 	if fs.Changed("request-timeout") {
 		p.RequestTimeout = *reqTimeout
+	}
+	if fs.Changed("client-request-timeout") {
+		p.ClientRequestTimeout = *clientReqTimeout
+	}
+	if *grace < 0 {
+		return usage(fmt.Sprintf("--shutdown-grace must be >= 0, got %s", *grace))
 	}
 	if fs.Changed("timeout-status") {
 		p.TimeoutStatus = *timeoutStatus
@@ -94,7 +102,7 @@ latency excepted). A flag overrides the profile's value.`,
 	}
 	reg := newRegistry()
 	cfg := proxy.Config{Profile: p.Scaled(*scale), Backends: members, LinkLatency: *linkLatency, LinkJitter: *linkJitter,
-		MaxConnsPerMember: *maxConns, RaceWindow: *raceWindow, TimeScale: *scale}
+		MaxConnsPerMember: *maxConns, RaceWindow: *raceWindow, TimeScale: *scale, ShutdownGrace: *grace}
 	events, closeEvents, err := openEvents(*eventsFile)
 	if err != nil {
 		fmt.Fprintf(stderr, "gwsim proxy: %v\n", err)
@@ -115,7 +123,8 @@ latency excepted). A flag overrides the profile's value.`,
 	log.Info("gateway listening", zap.String("listen", ln.Addr().String()), zap.String("profile", p.Name),
 		zap.Strings("backends", members), zap.Float64("time_scale", *scale),
 		zap.Duration("backend_idle_timeout", sp.BackendIdleTimeout), zap.Duration("client_keepalive", sp.ClientKeepAlive),
-		zap.Duration("request_timeout", sp.RequestTimeout), zap.String("retry", string(sp.Retry)),
+		zap.Duration("request_timeout", sp.RequestTimeout), zap.Duration("client_request_timeout", sp.ClientRequestTimeout),
+		zap.String("retry", string(sp.Retry)),
 		zap.Duration("link_latency", *linkLatency))
 	if err := gw.Serve(ctx, ln); err != nil {
 		fmt.Fprintf(stderr, "gwsim proxy: %v\n", err)

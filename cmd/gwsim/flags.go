@@ -63,7 +63,13 @@ func (c *command) usageError(stderr io.Writer, msg string) (int, bool) {
 }
 
 // logFlags adds --log-level and --log-format.
-type logFlags struct{ level, format string }
+type logFlags struct {
+	level, format string
+	// bufferAccess sends the "access" lines (one per request) through a
+	// buffer flushed every second and at exit: a write per request was a
+	// tenth of the gateway's cost. Other lines are written at once.
+	bufferAccess bool
+}
 
 func (l *logFlags) add(fs *pflag.FlagSet, level string) {
 	fs.StringVar(&l.level, "log-level", level, "log level: debug, info, warn, error, or off")
@@ -90,7 +96,37 @@ func (l *logFlags) build(stderr io.Writer) (*zap.Logger, error) {
 	default:
 		return nil, fmt.Errorf("--log-format: unknown format %q (want json or console)", l.format)
 	}
-	return zap.New(zapcore.NewCore(enc, zapcore.AddSync(stderr), lvl)), nil
+	direct := zapcore.AddSync(stderr)
+	if !l.bufferAccess {
+		return zap.New(zapcore.NewCore(enc, direct, lvl)), nil
+	}
+	buffered := &zapcore.BufferedWriteSyncer{WS: direct, Size: 256 << 10, FlushInterval: time.Second}
+	return zap.New(accessCore{
+		Core:   zapcore.NewCore(enc, direct, lvl),
+		access: zapcore.NewCore(enc.Clone(), buffered, lvl),
+	}), nil
+}
+
+// accessCore writes "access" entries to its buffered core and the others
+// to the direct one; Sync flushes both.
+type accessCore struct {
+	zapcore.Core
+	access zapcore.Core
+}
+
+func (c accessCore) With(fields []zapcore.Field) zapcore.Core {
+	return accessCore{Core: c.Core.With(fields), access: c.access.With(fields)}
+}
+
+func (c accessCore) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
+	if e.Message == "access" {
+		return c.access.Check(e, ce)
+	}
+	return c.Core.Check(e, ce)
+}
+
+func (c accessCore) Sync() error {
+	return errors.Join(c.access.Sync(), c.Core.Sync())
 }
 
 // newRegistry is the process's own Prometheus registry with Go and process
@@ -113,12 +149,22 @@ func serveAdmin(ctx context.Context, addr string, reg *prometheus.Registry, admi
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", addr, err)
 	}
+	serveAdminOn(ctx, ln, addr, reg, admin, log)
+	return nil
+}
+
+// serveAdminOn serves what serveAdmin does on ln (bound for the address
+// listen) until ctx ends. The live-tuning API is guarded (guardAdmin):
+// only the operator's tools may use it, not a web page. /metrics and
+// /healthz are read-only and answer any Host (Prometheus scrapes by
+// service name).
+func serveAdminOn(ctx context.Context, ln net.Listener, listen string, reg *prometheus.Registry, admin http.Handler, log *zap.Logger) {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
 	what := "metrics"
 	if admin != nil {
-		mux.Handle("/admin/", admin)
+		mux.Handle("/admin/", guardAdmin(admin, listen, ln.Addr()))
 		what = "admin"
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
@@ -128,7 +174,6 @@ func serveAdmin(ctx context.Context, addr string, reg *prometheus.Registry, admi
 	}()
 	log.Info(what, zap.String("listen", ln.Addr().String()))
 	go func() { _ = srv.Serve(ln) }()
-	return nil
 }
 
 // adminFlag is --admin-listen: "" = the default (127.0.0.1 with the listen

@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/netip"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -113,25 +117,70 @@ settings in force.`,
 		return usage(err.Error())
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := doAdmin(req)
 	if err != nil {
 		fmt.Fprintf(stderr, "gwsim tune: %v\n", err)
 		return exitRuntime
 	}
 	defer resp.Body.Close()
 	out, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	var e struct{ Error string }
+	_ = json.Unmarshal(out, &e)
 	switch {
 	case resp.StatusCode == http.StatusOK:
 		stdout.Write(out)
 		return exitOK
 	case resp.StatusCode == http.StatusBadRequest:
-		var e struct{ Error string }
-		_ = json.Unmarshal(out, &e)
 		fmt.Fprintf(stderr, "gwsim tune: rejected: %s\n", e.Error)
 		return exitUsage
+	case e.Error != "":
+		fmt.Fprintf(stderr, "gwsim tune: %s: %s: %s\n", url, resp.Status, oneLine(e.Error))
+		return exitRuntime
 	}
 	fmt.Fprintf(stderr, "gwsim tune: %s: %s\n", url, resp.Status)
 	return exitRuntime
+}
+
+// doAdmin sends req to an admin API. The API accepts only a Host that
+// names its listen address (no DNS rebinding), so when the URL names the
+// host (backend1 on a compose network, localhost), doAdmin connects first
+// and sends the IP address it reached as Host: the address the API sees
+// the connection arrive on. An IP address in the URL is sent as it is.
+func doAdmin(req *http.Request) (*http.Response, error) {
+	host := req.URL.Hostname()
+	if _, err := netip.ParseAddr(host); err == nil || req.URL.Scheme != "http" {
+		return http.DefaultClient.Do(req)
+	}
+	port := req.URL.Port()
+	if port == "" {
+		port = "80"
+	}
+	var d net.Dialer
+	conn, err := d.DialContext(req.Context(), "tcp", net.JoinHostPort(host, port))
+	if err != nil {
+		return nil, err
+	}
+	if ap, err := netip.ParseAddrPort(conn.RemoteAddr().String()); err == nil {
+		req.Host = net.JoinHostPort(ap.Addr().Unmap().String(), port)
+	}
+	var used atomic.Bool
+	tr := &http.Transport{DisableKeepAlives: true, DialContext: func(context.Context, string, string) (net.Conn, error) {
+		if used.Swap(true) {
+			return nil, errors.New("admin API: the connection was already used")
+		}
+		return conn, nil
+	}}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if !used.Load() {
+		conn.Close()
+	}
+	return resp, err
+}
+
+// oneLine keeps a server's message on one line.
+func oneLine(s string) string {
+	return strings.NewReplacer("\r", " ", "\n", " ").Replace(s)
 }
 
 func cmdHealth(ctx context.Context, args []string, stdout, stderr io.Writer) int {

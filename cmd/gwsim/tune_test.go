@@ -165,6 +165,7 @@ func TestTuneRejectsBadValues(t *testing.T) {
 		`not json`:                          "want a JSON object",
 	} {
 		req, _ := http.NewRequest(http.MethodPatch, "http://"+badmin+"/admin/config", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)

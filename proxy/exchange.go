@@ -28,8 +28,14 @@ func (fc *frontConn) exchange(req *http.Request, start time.Time) bool {
 	defer fc.logExchange()
 	var body *clientBody
 	defer func() {
-		if body != nil && !body.done() && !fc.gone.Load() {
+		if body == nil {
+			return
+		}
+		if !body.done() && !fc.gone.Load() {
 			fc.linger = true // the rest of the body may still be on its way
+		}
+		if body.replay != nil {
+			replayBuffers.Put(body.replay)
 		}
 	}()
 
@@ -142,12 +148,20 @@ func (g *Gateway) replayableBody(r *http.Request, body *clientBody) ([]byte, boo
 	if !mayReplay || r.ContentLength < 0 || r.ContentLength > g.cfg.MaxReplayBody {
 		return nil, false, nil
 	}
-	buf := make([]byte, r.ContentLength)
+	bp := replayBuffers.Get().(*[]byte)
+	if int64(cap(*bp)) < r.ContentLength {
+		*bp = make([]byte, r.ContentLength)
+	}
+	buf := (*bp)[:r.ContentLength]
+	body.replay = bp // back to the pool when the exchange ends
 	if n, err := io.ReadFull(body, buf); err != nil {
 		return buf[:n], false, err
 	}
 	return buf, true, nil
 }
+
+// replayBuffers recycles the buffers of replayable request bodies.
+var replayBuffers = sync.Pool{New: func() any { return new([]byte) }}
 
 // prepareOutgoing turns the client's request into the one sent to the
 // backend, in place: hop-by-hop headers removed, X-Forwarded-* added.

@@ -613,6 +613,7 @@ type clientBody struct {
 	timeout time.Duration
 	expect  bool // send 100 Continue before the first read
 	onEOF   func()
+	replay  *[]byte // the buffer the body was read into for replay, from replayBuffers
 	n       int64
 	eof     bool
 	err     error // the client's error, a *clientBodyError

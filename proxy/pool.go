@@ -440,9 +440,14 @@ func (p *Pool) putIdle(pc *persistConn) bool {
 	}
 	pc.busy = false
 	pc.idleSince = time.Now()
-	if d := p.IdleTimeout(); d > 0 {
-		since := pc.idleSince
-		pc.idleTimer = time.AfterFunc(d, func() { pc.idleExpired(since) })
+	pc.idleLimit = p.IdleTimeout()
+	if d := pc.idleLimit; d > 0 {
+		// One timer per connection, re-armed for each idle period.
+		if pc.idleTimer == nil {
+			pc.idleTimer = time.AfterFunc(d, pc.idleExpired)
+		} else {
+			pc.idleTimer.Reset(d)
+		}
 	}
 	pc.mu.Unlock()
 	h.idle = append(h.idle, pc)
@@ -528,7 +533,8 @@ type persistConn struct {
 	busy      bool // an exchange holds the connection
 	dead      bool
 	idleSince time.Time
-	idleTimer *time.Timer
+	idleLimit time.Duration // the pool's idle limit when this idle period began
+	idleTimer *time.Timer   // created at the first idle period, re-armed after
 }
 
 // take marks an idle connection busy. It fails, closing the connection, when
@@ -542,7 +548,6 @@ func (pc *persistConn) take(idleTimeout time.Duration) (time.Duration, bool) {
 	idleFor := time.Since(pc.idleSince)
 	if pc.idleTimer != nil {
 		pc.idleTimer.Stop()
-		pc.idleTimer = nil
 	}
 	if idleTimeout > 0 && idleFor >= idleTimeout {
 		info := pc.markDeadLocked()
@@ -556,13 +561,14 @@ func (pc *persistConn) take(idleTimeout time.Duration) (time.Duration, bool) {
 	return idleFor, true
 }
 
-// idleExpired closes pc when its idle deadline passed and it is still idle
-// since the same moment. It marks pc dead under the lock take uses, so a
+// idleExpired closes pc when it is idle and has been for its idle limit
+// (a firing left over from an earlier idle period finds it busy or idle for
+// less, and does nothing). It marks pc dead under the lock take uses, so a
 // request that takes pc in the same instant either gets it first (and the
 // timer does nothing) or finds it dead; never a connection closed under it.
-func (pc *persistConn) idleExpired(since time.Time) {
+func (pc *persistConn) idleExpired() {
 	pc.mu.Lock()
-	if pc.dead || pc.busy || !pc.idleSince.Equal(since) {
+	if pc.dead || pc.busy || pc.idleLimit <= 0 || time.Since(pc.idleSince) < pc.idleLimit {
 		pc.mu.Unlock()
 		return
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -258,6 +259,10 @@ func (fc *frontConn) relay(ctx context.Context, req *http.Request, resp *http.Re
 	_, _ = w.WriteString("\r\n")
 	clientFailed := func(err error) bool {
 		x.failure = classify(*g.prof(), err, true, g.cfg.RaceWindow)
+		if errors.Is(err, os.ErrDeadlineExceeded) && context.Cause(ctx) != errShutdown {
+			// The client stopped reading its answer (sendDeadline).
+			x.failure = Failure{Status: x.status, ErrorInfo: ErrorInfoClientClosed, Cause: CauseClientTimeout}
+		}
 		return false
 	}
 	if noBody {

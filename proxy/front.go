@@ -123,7 +123,7 @@ func (f *front) register(c net.Conn) *frontConn {
 	fc := &frontConn{f: f, c: c, id: f.nextID.Add(1), remote: c.RemoteAddr().String(), local: c.LocalAddr().String()}
 	fc.lr = headLimitReader{c: c, remain: -1}
 	fc.br = bufio.NewReader(&fc.lr)
-	fc.bw = bufio.NewWriter(c)
+	fc.bw = bufio.NewWriter(sendDeadline{fc})
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.closing.Load() {
@@ -209,6 +209,19 @@ func (r *headLimitReader) Read(p []byte) (int, error) {
 		r.tee = append(r.tee, p[:n]...)
 	}
 	return n, err
+}
+
+// sendDeadline is the writer under a client connection's bufio.Writer: each
+// write must complete within the client request time-out, so a client that
+// stops reading its answer cannot hold the gateway forever (nginx's
+// send_timeout, 60 s, works the same way).
+type sendDeadline struct{ fc *frontConn }
+
+func (w sendDeadline) Write(p []byte) (int, error) {
+	if d := w.fc.f.g.prof().ClientRequestTimeout; d > 0 {
+		_ = w.fc.c.SetWriteDeadline(time.Now().Add(d))
+	}
+	return w.fc.c.Write(p)
 }
 
 // frontConn is one client connection.
@@ -334,7 +347,11 @@ func (fc *frontConn) request() bool {
 		fc.reject(start, nil, err)
 		return false
 	}
-	if f, bad := checkRequest(req, fc.lr.tee); bad {
+	f, bad := checkRequest(req, fc.lr.tee)
+	if cap(fc.lr.tee) > 64<<10 {
+		fc.lr.tee = nil // a large head's copy is not kept for the connection's life
+	}
+	if bad {
 		fc.answerClientError(start, req, f, 0)
 		return false
 	}

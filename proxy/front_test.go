@@ -500,3 +500,36 @@ func (zeros) Read(p []byte) (int, error) {
 	clear(p)
 	return len(p), nil
 }
+
+// TestClientThatStopsReading: a client that stops reading its answer
+// cannot hold the gateway: each write to it must complete within the
+// client request time-out, then the exchange ends, logged client-timeout
+// with the status that went out.
+func TestClientThatStopsReading(t *testing.T) {
+	huge := echoBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", fmt.Sprint(256<<20))
+		buf := make([]byte, 1<<20)
+		for range 256 {
+			if _, err := w.Write(buf); err != nil {
+				return
+			}
+		}
+	})
+	p := profile(t, "appgw-v2")
+	p.ClientRequestTimeout = 300 * time.Millisecond
+	core, logs := observer.New(zap.InfoLevel)
+	_, url := runGateway(t, proxy.Config{Profile: p, Backends: []string{huge}}, zap.New(core), nil)
+	c, err := net.Dial("tcp", hostPort(url))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	// The client reads nothing.
+	waitFor(t, "the gateway to give up on the client", func() bool { return len(accessLines(logs)) == 1 })
+	if l := accessLines(logs)[0]; l["httpStatus"] != int64(200) || l["cause"] != proxy.CauseClientTimeout {
+		t.Fatalf("access log %v", l)
+	}
+}

@@ -46,7 +46,7 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
-		if s.Name == "" || s.Scale() <= 0 || s.Scale() > 1 {
+		if s.Name == "" || !ValidTimeScale(s.Scale()) {
 			t.Fatalf("accepted an invalid scenario: %+v", s)
 		}
 		if err := s.Clone().Validate(); err != nil {

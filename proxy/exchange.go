@@ -170,18 +170,25 @@ func prepareOutgoing(r *http.Request, remote string) {
 	r.RequestURI = ""
 	r.Close = false
 	removeHopHeaders(r.Header)
+	// One backing array for the added headers' values: one allocation, not
+	// one per header.
+	vals := make([]string, 4)
+	add := func(i int, k, v string) {
+		vals[i] = v
+		r.Header[k] = vals[i : i+1 : i+1]
+	}
 	if _, ok := r.Header["User-Agent"]; !ok {
-		r.Header["User-Agent"] = []string{""} // no Go default
+		add(0, "User-Agent", "") // no Go default
 	}
 	if _, _, err := net.SplitHostPort(remote); err == nil {
 		if prior, ok := r.Header["X-Forwarded-For"]; ok {
-			r.Header["X-Forwarded-For"] = []string{strings.Join(append(prior, remote), ", ")}
+			add(1, "X-Forwarded-For", strings.Join(append(prior, remote), ", "))
 		} else {
-			r.Header["X-Forwarded-For"] = []string{remote}
+			add(1, "X-Forwarded-For", remote)
 		}
 	}
-	r.Header["X-Forwarded-Proto"] = []string{"http"}
-	r.Header["X-Original-Host"] = []string{r.Host}
+	add(2, "X-Forwarded-Proto", "http")
+	add(3, "X-Original-Host", r.Host)
 }
 
 // outgoing is one attempt's request to a member.

@@ -122,7 +122,8 @@ type Pool struct {
 type hostConns struct {
 	idle    []*persistConn // oldest first
 	open    int            // connections counted against MaxConnsPerHost
-	changed chan struct{}  // closed and replaced when idle or open changes
+	changed chan struct{}  // closed and replaced when idle or open changes and someone waits
+	waiters int            // requests waiting on changed
 }
 
 // NewPool returns a pool with cfg.
@@ -357,11 +358,19 @@ func (p *Pool) getConn(ctx context.Context, addr string, fresh bool) (*persistCo
 			return pc, 0, nil
 		}
 		ch := h.changed
+		h.waiters++
 		p.mu.Unlock()
+		var err error
 		select {
 		case <-ch:
 		case <-ctx.Done():
-			return nil, 0, fmt.Errorf("waiting for a connection to %s: %w", addr, ctx.Err())
+			err = fmt.Errorf("waiting for a connection to %s: %w", addr, ctx.Err())
+		}
+		p.mu.Lock()
+		h.waiters--
+		p.mu.Unlock()
+		if err != nil {
+			return nil, 0, err
 		}
 	}
 }
@@ -420,7 +429,12 @@ func (p *Pool) release(addr string) {
 	p.mu.Unlock()
 }
 
+// wake tells the requests waiting for a connection that one may be free;
+// with nobody waiting it costs nothing (no channel per request).
 func (h *hostConns) wake() {
+	if h.waiters == 0 {
+		return
+	}
 	close(h.changed)
 	h.changed = make(chan struct{})
 }
@@ -776,9 +790,12 @@ func (b *pooledBody) Read(p []byte) (int, error) {
 }
 
 func (b *pooledBody) Close() error {
-	b.done(errors.New("body closed before EOF"), false)
+	b.done(errBodyClosedEarly, false)
 	return nil
 }
+
+// errBodyClosedEarly ends an exchange whose body was closed before EOF.
+var errBodyClosedEarly = errors.New("body closed before EOF")
 
 // bodyRecorder remembers whether reading a request body failed, so a
 // failed write can be told apart: the body's source (a client) or the

@@ -49,9 +49,12 @@ type Gateway struct {
 	BackendIdleTimeout     *Duration `yaml:"backend_idle_timeout"`
 	ClientKeepaliveTimeout *Duration `yaml:"client_keepalive_timeout"`
 	RequestTimeout         *Duration `yaml:"request_timeout"`
-	Retry                  string    `yaml:"retry"`      // none, idempotent, reset-before-request
-	PoolOrder              string    `yaml:"pool_order"` // lifo, fifo
-	Members                int       `yaml:"members"`    // backend members, 1..MaxMembers; default 1
+	// ClientRequestTimeout answers 408 when a client sending a request goes
+	// silent this long; 0 = no limit (Application Gateway: 60 s).
+	ClientRequestTimeout *Duration `yaml:"client_request_timeout"`
+	Retry                string    `yaml:"retry"`      // none, idempotent, reset-before-request
+	PoolOrder            string    `yaml:"pool_order"` // lifo, fifo
+	Members              int       `yaml:"members"`    // backend members, 1..MaxMembers; default 1
 	// RaceStatus is the status answered when a reused connection met the
 	// keep-alive race (502; Envoy 503, AWS CLB 504).
 	RaceStatus              int   `yaml:"race_status"`
@@ -303,6 +306,7 @@ func (s *Scenario) Clone() *Scenario {
 	c.Gateway.BackendIdleTimeout = cp(s.Gateway.BackendIdleTimeout)
 	c.Gateway.ClientKeepaliveTimeout = cp(s.Gateway.ClientKeepaliveTimeout)
 	c.Gateway.RequestTimeout = cp(s.Gateway.RequestTimeout)
+	c.Gateway.ClientRequestTimeout = cp(s.Gateway.ClientRequestTimeout)
 	if s.Gateway.TimeoutTriesOtherMember != nil {
 		v := *s.Gateway.TimeoutTriesOtherMember
 		c.Gateway.TimeoutTriesOtherMember = &v
@@ -391,6 +395,7 @@ func (s *Scenario) checkGateway() error {
 		{"gateway.backend_idle_timeout", g.BackendIdleTimeout, 0},
 		{"gateway.client_keepalive_timeout", g.ClientKeepaliveTimeout, 0},
 		{"gateway.request_timeout", g.RequestTimeout, 1},
+		{"gateway.client_request_timeout", g.ClientRequestTimeout, 0},
 	}
 	for _, d := range durs {
 		if d.d != nil && d.d.D() < d.min {
@@ -411,8 +416,9 @@ func (s *Scenario) checkGateway() error {
 		field string
 		v     int
 	}{{"gateway.race_status", g.RaceStatus}, {"gateway.timeout_status", g.TimeoutStatus}} {
-		if s.pos.has(st.field) && (st.v < 100 || st.v > 599) {
-			return ferr(st.field, "want a status 100..599, got %d", st.v)
+		if s.pos.has(st.field) && (st.v < 400 || st.v > 599) {
+			// The gateway's own answer is an error status (proxy.Profile.Validate).
+			return ferr(st.field, "want an error status 400..599, got %d", st.v)
 		}
 	}
 	if _, err := s.profile(1); err != nil {
@@ -639,6 +645,7 @@ func (s *Scenario) profile(scale float64) (proxy.Profile, error) {
 	p.BackendIdleTimeout = g.BackendIdleTimeout.or(p.BackendIdleTimeout)
 	p.ClientKeepAlive = g.ClientKeepaliveTimeout.or(p.ClientKeepAlive)
 	p.RequestTimeout = g.RequestTimeout.or(p.RequestTimeout)
+	p.ClientRequestTimeout = g.ClientRequestTimeout.or(p.ClientRequestTimeout)
 	if g.Retry != "" {
 		if p.Retry, err = proxy.ParseRetryPolicy(g.Retry); err != nil {
 			return p, err

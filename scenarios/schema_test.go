@@ -45,6 +45,7 @@ gateway:
   backend_idle_timeout: 30s
   client_keepalive_timeout: 10s
   request_timeout: 5s
+  client_request_timeout: 30s
   retry: idempotent
   pool_order: fifo
   members: 2
@@ -90,7 +91,7 @@ expect:
 		t.Fatal(err)
 	}
 	want := proxy.Profile{Name: "envoy", ClientKeepAlive: 100 * time.Millisecond, BackendIdleTimeout: 300 * time.Millisecond,
-		RequestTimeout: 50 * time.Millisecond, ClientRequestTimeout: 3 * time.Second, TimeoutStatus: 598, TimeoutTriesOtherMember: true, RaceStatus: 599,
+		RequestTimeout: 50 * time.Millisecond, ClientRequestTimeout: 300 * time.Millisecond, TimeoutStatus: 598, TimeoutTriesOtherMember: true, RaceStatus: 599,
 		Retry: proxy.RetryIdempotent, PoolOrder: proxy.FIFO}
 	if p != want {
 		t.Errorf("profile\n got %+v\nwant %+v", p, want)

@@ -727,6 +727,15 @@ func (pc *persistConn) readLoop() {
 		dead := pc.dead
 		pc.mu.Unlock()
 		if dead {
+			// next is buffered: before this reader got it, the connection
+			// may have gone back to the pool, been taken by an exchange
+			// that handed over its request and then killed it (its write
+			// failed). That exchange waits for an answer.
+			select {
+			case rr := <-pc.reqc:
+				rr.res <- readResult{err: fmt.Errorf("connection closed before the response: %w", net.ErrClosed)}
+			default:
+			}
 			return
 		}
 	}

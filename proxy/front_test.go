@@ -235,16 +235,41 @@ func TestClientFramingErrorsAreTheClients(t *testing.T) {
 	gw, url := runGateway(t, proxy.Config{Profile: profile(t, "appgw-v2"), Backends: []string{addr}}, nil, nil)
 	client := proxy.NewPool(proxy.PoolConfig{})
 	defer client.Close()
-	if code, _ := send(t, client, "GET", url, nil); code != 200 { // warms the pool
-		t.Fatalf("warm-up: %d", code)
-	}
-	got := rawRoundTrip(t, hostPort(url), "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nnot hex\r\n0\r\n\r\n", false)
-	if !strings.HasPrefix(got, "HTTP/1.1 400 ") {
-		t.Fatalf("bad chunked body: got %q, want 400", got)
+	// Rounds, because the pool once hung here when the reader of the
+	// warmed connection had not yet seen the end of the warm-up exchange.
+	const rounds = 20
+	for i := range rounds {
+		if code, _ := send(t, client, "GET", url, nil); code != 200 { // warms the pool
+			t.Fatalf("round %d: warm-up: %d", i, code)
+		}
+		got := rawRoundTrip(t, hostPort(url), "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nnot hex\r\n0\r\n\r\n", false)
+		if !strings.HasPrefix(got, "HTTP/1.1 400 ") {
+			t.Fatalf("round %d: bad chunked body: got %q, want 400", i, got)
+		}
 	}
 	c := gw.Stats().Causes
-	if c[proxy.CauseClientBadRequest] != 1 || c[proxy.CauseKeepaliveRace] != 0 {
-		t.Fatalf("causes %v, want one client-bad-request and no race", c)
+	if c[proxy.CauseClientBadRequest] != rounds || c[proxy.CauseKeepaliveRace] != 0 {
+		t.Fatalf("causes %v, want %d client-bad-request and no race", c, rounds)
+	}
+}
+
+// TestMalformedBackendStatuses: a status below 100 and a 101 nobody asked
+// for are malformed responses (502), not interim ones to skip.
+func TestMalformedBackendStatuses(t *testing.T) {
+	for _, reply := range []string{
+		"HTTP/1.1 099 Odd\r\nContent-Length: 0\r\n\r\n",
+		"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+		strings.Repeat("HTTP/1.1 100 Continue\r\n\r\n", 12) + "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+	} {
+		addr := rawBackend(t, reply)
+		gw, url := runGateway(t, proxy.Config{Profile: profile(t, "appgw-v2"), Backends: []string{addr}}, nil, nil)
+		got := rawRoundTrip(t, hostPort(url), "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", false)
+		if !strings.HasPrefix(got, "HTTP/1.1 502 ") {
+			t.Errorf("backend %q: client got %q, want 502", firstLine(reply), got)
+		}
+		if c := gw.Stats().Causes; c[proxy.CauseBackendMalformed] != 1 {
+			t.Errorf("backend %q: causes %v", firstLine(reply), c)
+		}
 	}
 }
 

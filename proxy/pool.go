@@ -752,17 +752,29 @@ func peerErr(err error) error {
 
 // readResponse reads the response to req, skipping 1xx interim responses
 // other than 101.
+//
+// A status below 100, a 101 to a request that asked for no upgrade, or more
+// than maxInterim interim responses is a malformed response.
 func readResponse(br *bufio.Reader, req *http.Request) (*http.Response, error) {
-	for {
+	for range maxInterim + 1 {
 		resp, err := http.ReadResponse(br, req)
 		if err != nil {
 			return nil, err
 		}
-		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
+		switch {
+		case resp.StatusCode < 100:
+			return nil, fmt.Errorf("malformed HTTP status code %d", resp.StatusCode)
+		case resp.StatusCode == http.StatusSwitchingProtocols && req.Header.Get("Upgrade") == "":
+			return nil, errors.New("malformed response: 101 Switching Protocols to a request without Upgrade")
+		case resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols:
 			return resp, nil
 		}
 	}
+	return nil, fmt.Errorf("malformed response: more than %d interim (1xx) responses", maxInterim)
 }
+
+// maxInterim bounds the 1xx responses read before a final one.
+const maxInterim = 10
 
 // pooledBody returns the connection to the pool when read to EOF and closes
 // it when abandoned early or on a read error.

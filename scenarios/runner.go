@@ -26,12 +26,23 @@ type Options struct {
 	// Events, when set, also receives every event of every scenario
 	// (labelled with its name), e.g. a journal.
 	Events event.Sink
+	// Repeat runs an inconclusive scenario again, up to this many times,
+	// until its outcome is pass or fail; 0 = never.
+	Repeat int
 }
 
 // Result is the outcome of one scenario.
 type Result struct {
-	Scenario       *Scenario
-	Pass           bool
+	Scenario *Scenario
+	Pass     bool
+	// Outcome is OutcomePass, OutcomeFail or OutcomeInconclusive (a
+	// failure the machine's timing could have caused; see Timing);
+	// InconclusiveReason says why, with the figures.
+	Outcome            string
+	InconclusiveReason string
+	// Timing is the lateness measured during the run and the margin the
+	// answer depends on.
+	Timing         Timing
 	Failures       []string // expectations that did not hold
 	Err            error    // the scenario could not run
 	TimeScale      float64
@@ -78,7 +89,14 @@ func RunAll(ctx context.Context, list []*Scenario, opt Options) []*Result {
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			out[i] = Run(ctx, s, opt)
+			r := Run(ctx, s, opt)
+			for range opt.Repeat {
+				if r.Outcome != OutcomeInconclusive || ctx.Err() != nil {
+					break
+				}
+				r = Run(ctx, s, opt)
+			}
+			out[i] = r
 		})
 	}
 	wg.Wait()
@@ -100,7 +118,8 @@ func Run(ctx context.Context, s *Scenario, opt Options) *Result {
 	r.Wall = time.Since(start)
 	if r.Err == nil {
 		r.Failures = s.Expect.check(r)
-		r.Pass = len(r.Failures) == 0
+		r.Outcome, r.InconclusiveReason = outcome(r.Failures, r.Timing)
+		r.Pass = r.Outcome == OutcomePass
 	}
 	return r
 }
@@ -172,7 +191,11 @@ func run(ctx context.Context, s *Scenario, opt Options, scale float64, r *Result
 	}
 	client := proxy.NewPool(ccfg)
 	defer client.Close()
+	pctx, stopProbe := context.WithCancel(ctx)
+	probe := startLatenessProbe(pctx)
 	lr, err := load.Run(ctx, lcfg, client, nil)
+	stopProbe()
+	r.Timing.LatenessP99, r.Timing.LatenessMax = probe.result()
 	if err != nil {
 		return err
 	}
@@ -198,7 +221,17 @@ func run(ctx context.Context, s *Scenario, opt Options, scale float64, r *Result
 	r.Analysis.Start = start
 	r.Causes = r.Analysis.Causes
 	for _, b := range backends {
-		r.Backends = append(r.Backends, b.Stats())
+		st := b.Stats()
+		r.Backends = append(r.Backends, st)
+		for _, l := range st.IdleCloseLateness {
+			r.Timing.BackendTimerMax = max(r.Timing.BackendTimerMax, l)
+		}
 	}
+	keepAlive := r.Backend.KeepAliveTimeout
+	if r.Backend.IdleForever {
+		keepAlive = 0
+	}
+	raced := r.Causes[proxy.CauseKeepaliveRace] > 0
+	r.Timing.Margin, r.Timing.MarginWhat = margin(s, r.Profile, keepAlive, scale, raced)
 	return nil
 }

@@ -9,7 +9,9 @@
 //	gwsim scenarios           the built-in scenarios
 //	gwsim version
 //
-// Exit codes: 0 ok, 1 runtime error, 2 usage error, 3 an expectation failed.
+// Exit codes: 0 ok, 1 runtime error, 2 usage error, 3 an expectation failed,
+// 4 nothing failed but something was inconclusive (the machine's timing
+// could have changed the answer).
 package main
 
 import (
@@ -27,6 +29,8 @@ const (
 	exitRuntime = 1
 	exitUsage   = 2
 	exitExpect  = 3
+	// exitInconclusive: nothing failed, but a verdict was inconclusive.
+	exitInconclusive = 4
 )
 
 func main() {

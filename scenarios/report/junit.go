@@ -42,7 +42,14 @@ type junitCase struct {
 	Time      string        `xml:"time,attr"`
 	Failure   *junitProblem `xml:"failure,omitempty"`
 	Error     *junitProblem `xml:"error,omitempty"`
+	Skipped   *junitSkipped `xml:"skipped,omitempty"` // an inconclusive outcome
 	SystemOut *junitText    `xml:"system-out,omitempty"`
+}
+
+// junitSkipped marks an inconclusive scenario: CI shows it skipped, with
+// the reason, neither passed nor failed.
+type junitSkipped struct {
+	Message string `xml:"message,attr"`
 }
 
 type junitProblem struct {
@@ -75,6 +82,9 @@ func JUnit(w io.Writer, suite string, results []*scenarios.Result, wall time.Dur
 		case r.Err != nil:
 			s.Errors++
 			c.Error = &junitProblem{Message: r.Err.Error(), Type: "error", Text: r.Err.Error()}
+		case r.Outcome == scenarios.OutcomeInconclusive:
+			s.Skipped++
+			c.Skipped = &junitSkipped{Message: "inconclusive: " + r.InconclusiveReason}
 		case !r.Pass:
 			s.Failures++
 			c.Failure = &junitProblem{Message: fmt.Sprintf("%d expectation(s) failed: %s", len(r.Failures), strings.Join(r.Failures, "; ")),

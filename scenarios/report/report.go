@@ -49,6 +49,8 @@ func verdict(r *scenarios.Result) string {
 		return "ERROR"
 	case r.Pass:
 		return "pass"
+	case r.Outcome == scenarios.OutcomeInconclusive:
+		return "inconclusive"
 	}
 	return "FAIL"
 }
@@ -100,6 +102,9 @@ func Why(r *scenarios.Result) []string {
 	var out []string
 	if r.Err != nil {
 		return []string{"could not run: " + r.Err.Error()}
+	}
+	if r.Outcome == scenarios.OutcomeInconclusive {
+		out = append(out, "inconclusive: "+r.InconclusiveReason+"; what failed: "+strings.Join(r.Failures, "; "))
 	}
 	if r.Scenario.Why != "" {
 		out = append(out, "why: "+r.Scenario.Why)
@@ -220,6 +225,24 @@ func byMethod(m map[string]map[int]int64) string {
 type Document struct {
 	Scenarios []ScenarioJSON `json:"scenarios"`
 	Pass      bool           `json:"pass"`
+	// Outcome is fail when a scenario failed, else inconclusive when one
+	// was, else pass (`gwsim run` exits 3, 4 or 0).
+	Outcome string `json:"outcome"`
+}
+
+// Outcome is the outcome of a whole run: fail when a scenario failed or
+// could not run, else inconclusive when one was, else pass.
+func Outcome(results []*scenarios.Result) string {
+	out := scenarios.OutcomePass
+	for _, r := range results {
+		switch {
+		case r.Err != nil || r.Outcome == scenarios.OutcomeFail:
+			return scenarios.OutcomeFail
+		case r.Outcome == scenarios.OutcomeInconclusive:
+			out = scenarios.OutcomeInconclusive
+		}
+	}
+	return out
 }
 
 // ScenarioJSON is one scenario in the document. The first keys are the CLI
@@ -227,6 +250,9 @@ type Document struct {
 type ScenarioJSON struct {
 	Name                    string                      `json:"name"`
 	Pass                    bool                        `json:"pass"`
+	Outcome                 string                      `json:"outcome"`                       // pass, fail or inconclusive
+	InconclusiveReason      string                      `json:"inconclusive_reason,omitempty"` // why the machine's timing could have made the failure
+	Timing                  *TimingJSON                 `json:"timing,omitempty"`
 	Requests                int64                       `json:"requests"`
 	Status                  map[string]int64            `json:"status"`
 	Causes                  map[string]int64            `json:"causes"`
@@ -248,6 +274,16 @@ type ScenarioJSON struct {
 	// Model is the analytic model's prediction beside the measurement:
 	// the share of requests answered with the race status.
 	Model *ModelJSON `json:"model,omitempty"`
+}
+
+// TimingJSON is how late this machine's timers ran during the run (wall
+// seconds) and the tightest margin the answer depended on.
+type TimingJSON struct {
+	LatenessP99Seconds     float64 `json:"lateness_p99_seconds"`
+	LatenessMaxSeconds     float64 `json:"lateness_max_seconds"`
+	BackendTimerMaxSeconds float64 `json:"backend_timer_late_max_seconds"`
+	MarginSeconds          float64 `json:"margin_seconds"`
+	Margin                 string  `json:"margin"`
 }
 
 // ModelJSON is the analytic model's prediction for a scenario.
@@ -282,7 +318,7 @@ type ExplanationJSON struct {
 
 // JSON writes the document for results.
 func JSON(w io.Writer, results []*scenarios.Result) error {
-	doc := Document{Scenarios: []ScenarioJSON{}, Pass: true}
+	doc := Document{Scenarios: []ScenarioJSON{}, Pass: true, Outcome: Outcome(results)}
 	for _, r := range results {
 		doc.Pass = doc.Pass && r.Pass
 		doc.Scenarios = append(doc.Scenarios, scenarioJSON(r))
@@ -294,7 +330,7 @@ func JSON(w io.Writer, results []*scenarios.Result) error {
 
 func scenarioJSON(r *scenarios.Result) ScenarioJSON {
 	s := ScenarioJSON{
-		Name: r.Scenario.Name, Pass: r.Pass, Requests: r.Requests,
+		Name: r.Scenario.Name, Pass: r.Pass, Outcome: r.Outcome, InconclusiveReason: r.InconclusiveReason, Requests: r.Requests,
 		Status: map[string]int64{}, Causes: map[string]int64{}, ClientErrors: map[string]int64{},
 		WallSeconds: r.Wall.Seconds(), Failures: r.Failures, Gateway: r.Profile.Name, TimeScale: r.TimeScale,
 		LinkLatencySeconds: r.LinkLatency.Seconds(), Retries: r.Retries,
@@ -302,6 +338,10 @@ func scenarioJSON(r *scenarios.Result) ScenarioJSON {
 	}
 	if r.Err != nil {
 		s.Error = r.Err.Error()
+	} else {
+		t := r.Timing
+		s.Timing = &TimingJSON{LatenessP99Seconds: t.LatenessP99.Seconds(), LatenessMaxSeconds: t.LatenessMax.Seconds(),
+			BackendTimerMaxSeconds: t.BackendTimerMax.Seconds(), MarginSeconds: t.Margin.Seconds(), Margin: t.MarginWhat}
 	}
 	for k, v := range r.Status {
 		s.Status[strconv.Itoa(k)] = v

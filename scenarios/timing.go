@@ -1,0 +1,164 @@
+package scenarios
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/gwsim/gwsim/proxy"
+	"github.com/gwsim/gwsim/scenarios/load"
+)
+
+// Outcomes of a scenario run. A failure that the machine's timing could
+// have caused is inconclusive, never a wrong fail: scaled runs shrink the
+// margins their answers depend on (5 s becomes 50 ms at time scale 0.01)
+// while the scheduler's delay on a busy machine does not shrink.
+const (
+	OutcomePass         = "pass"
+	OutcomeFail         = "fail"
+	OutcomeInconclusive = "inconclusive"
+)
+
+// Timing is what a run measured of this machine's timeliness, and the
+// tightest timing margin the scenario's answer depends on.
+type Timing struct {
+	// LatenessP99 and LatenessMax are how late a 2 ms timer woke its
+	// goroutine during the run (a probe beside the actors): the delay any
+	// of the actors' timers, reads and sends could have met.
+	LatenessP99, LatenessMax time.Duration
+	// BackendTimerMax is the latest the backend's own keep-alive timer
+	// fired after its deadline (0 when it closed nothing on a timer).
+	BackendTimerMax time.Duration
+	// Margin is the tightest distance, in wall time, between the timers
+	// and aims the answer depends on; MarginWhat says which (0 and "" when
+	// the answer depends on none).
+	Margin     time.Duration
+	MarginWhat string
+}
+
+// Lateness is the lateness a verdict must allow for: the probe's 99th
+// percentile or the backend timer's worst, whichever is larger.
+func (t Timing) Lateness() time.Duration { return max(t.LatenessP99, t.BackendTimerMax) }
+
+// inconclusiveShare is how much of a margin the measured lateness may use
+// before a failure could be the machine's doing: half.
+const inconclusiveShare = 0.5
+
+// outcome decides a run's outcome from its failures and timing: a failure
+// is inconclusive when the lateness reached half the margin the answer
+// depends on (it could have moved a close, an idle limit or a request
+// across it), and the reason says so with the figures.
+func outcome(failures []string, t Timing) (string, string) {
+	if len(failures) == 0 {
+		return OutcomePass, ""
+	}
+	if t.Margin > 0 && float64(t.Lateness()) >= inconclusiveShare*float64(t.Margin) {
+		return OutcomeInconclusive, fmt.Sprintf("timers ran up to %s late (99th percentile %s; backend keep-alive timer %s late at worst) against a margin of %s (%s): the machine's timing could have made this failure",
+			roundDur(t.LatenessMax), roundDur(t.LatenessP99), roundDur(t.BackendTimerMax), roundDur(t.Margin), t.MarginWhat)
+	}
+	return OutcomeFail, ""
+}
+
+func roundDur(d time.Duration) time.Duration {
+	switch {
+	case d >= time.Second:
+		return d.Round(time.Millisecond)
+	case d >= time.Millisecond:
+		return d.Round(10 * time.Microsecond)
+	}
+	return d.Round(time.Microsecond)
+}
+
+// margin is the tightest timing margin, in wall time at the run's scale,
+// that the scenario's answer depends on. When the run met the race (raced),
+// the answer turns on how far the backend's close was from what would have
+// prevented it: the gateway's idle limit, and the idle gaps the traffic
+// left. When it did not, it turns on how well the traffic was aimed at the
+// close: the gap sweep's half width, and the request time-out (which
+// decides the answers of a backend that stops responding).
+func margin(s *Scenario, p proxy.Profile, keepAlive time.Duration, scale float64, raced bool) (time.Duration, string) {
+	best, what := time.Duration(0), ""
+	consider := func(d time.Duration, desc string) {
+		if d > 0 && (best == 0 || d < best) {
+			best, what = d, desc
+		}
+	}
+	sweep := load.Pattern(s.Load.Pattern) == load.PatternGapSweep
+	around := proxy.ScaleDuration(s.Load.GapAround.D(), scale)
+	switch {
+	case raced && keepAlive > 0:
+		if idle := p.BackendIdleTimeout; idle > time.Nanosecond && idle < keepAlive {
+			consider(keepAlive-idle, fmt.Sprintf("backend keep-alive %s above gateway idle %s", keepAlive, idle))
+		}
+		if longest := around + s.Load.GapTo.D(); sweep && longest < keepAlive {
+			consider(keepAlive-longest, fmt.Sprintf("backend keep-alive %s above the longest idle gap %s", keepAlive, longest))
+		}
+	case !raced && sweep:
+		half := (s.Load.GapTo.D() - s.Load.GapFrom.D()) / 2
+		consider(half, fmt.Sprintf("the gap sweep aims within ±%s of %s", half, around))
+	}
+	if !raced {
+		consider(p.RequestTimeout, fmt.Sprintf("request time-out %s", p.RequestTimeout))
+	}
+	return best, what
+}
+
+// latenessProbe measures, while a scenario runs, how late a short timer
+// wakes its goroutine on this machine.
+type latenessProbe struct {
+	done    chan struct{}
+	mu      sync.Mutex
+	samples []time.Duration
+}
+
+// count is how many samples the probe has taken so far.
+func (lp *latenessProbe) count() int {
+	lp.mu.Lock()
+	defer lp.mu.Unlock()
+	return len(lp.samples)
+}
+
+// probeInterval is the probe's timer; about 500 wake-ups a second.
+const probeInterval = 2 * time.Millisecond
+
+// maxProbeSamples bounds the probe's memory (a run of 40 minutes).
+const maxProbeSamples = 1 << 20
+
+// startLatenessProbe starts the probe; it stops when ctx ends.
+func startLatenessProbe(ctx context.Context) *latenessProbe {
+	lp := &latenessProbe{done: make(chan struct{})}
+	go func() {
+		defer close(lp.done)
+		t := time.NewTimer(probeInterval)
+		defer t.Stop()
+		for {
+			at := time.Now()
+			t.Reset(probeInterval)
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				lp.mu.Lock()
+				if len(lp.samples) < maxProbeSamples {
+					lp.samples = append(lp.samples, max(time.Since(at)-probeInterval, 0))
+				}
+				lp.mu.Unlock()
+			}
+		}
+	}()
+	return lp
+}
+
+// result waits for the probe to stop (its context must have ended) and
+// returns the 99th percentile and the maximum lateness.
+func (lp *latenessProbe) result() (p99, worst time.Duration) {
+	<-lp.done
+	if len(lp.samples) == 0 {
+		return 0, 0
+	}
+	s := slices.Clone(lp.samples)
+	slices.Sort(s)
+	return s[(len(s)-1)*99/100], s[len(s)-1]
+}

@@ -1,0 +1,103 @@
+package scenarios
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestOutcome: a failure is inconclusive exactly when the measured lateness
+// reached half the margin the answer depends on; a pass is a pass whatever
+// the lateness; the reason gives the figures.
+func TestOutcome(t *testing.T) {
+	failed := []string{"status 502: want >0, got 0"}
+	for _, tc := range []struct {
+		name     string
+		failures []string
+		timing   Timing
+		want     string
+	}{
+		{"pass on a busy machine", nil, Timing{LatenessP99: time.Second, Margin: time.Millisecond}, OutcomePass},
+		{"fail on a quiet machine", failed, Timing{LatenessP99: 100 * time.Microsecond, LatenessMax: time.Millisecond, Margin: 2500 * time.Microsecond}, OutcomeFail},
+		{"fail just under half the margin", failed, Timing{LatenessP99: 1249 * time.Microsecond, Margin: 2500 * time.Microsecond}, OutcomeFail},
+		{"probe lateness at half the margin", failed, Timing{LatenessP99: 1250 * time.Microsecond, Margin: 2500 * time.Microsecond}, OutcomeInconclusive},
+		{"backend timer late", failed, Timing{LatenessP99: 10 * time.Microsecond, BackendTimerMax: 30 * time.Millisecond, Margin: 50 * time.Millisecond}, OutcomeInconclusive},
+		{"no margin known", failed, Timing{LatenessP99: time.Second}, OutcomeFail},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.timing.MarginWhat = "the gap sweep aims within ±2.5ms of 50ms"
+			got, reason := outcome(tc.failures, tc.timing)
+			if got != tc.want {
+				t.Fatalf("outcome %s (%s), want %s", got, reason, tc.want)
+			}
+			if (got == OutcomeInconclusive) != (reason != "") {
+				t.Fatalf("outcome %s with reason %q", got, reason)
+			}
+			if got == OutcomeInconclusive && !strings.Contains(reason, "margin of 2.5ms (the gap sweep") && !strings.Contains(reason, "margin of 50ms") {
+				t.Errorf("reason %q lacks the margin", reason)
+			}
+		})
+	}
+}
+
+// TestMargin: the margin a built-in's answer depends on, at its own scale.
+func TestMargin(t *testing.T) {
+	for _, tc := range []struct {
+		scenario string
+		raced    bool
+		want     time.Duration
+		what     string
+	}{
+		// No race met: how well the sweep was aimed at Apache's close.
+		{"appgw-v2-apache-default", false, 2500 * time.Microsecond, "the gap sweep aims within ±2.5ms of 50ms"},
+		// A race met in a cure: how far the backend's close was from the
+		// gateway's idle limit...
+		{"appgw-v2-backend-120s", true, 600 * time.Millisecond, "backend keep-alive 1.2s above gateway idle 600ms"},
+		// ...or, with no idle limit (V1), from the traffic's longest gap.
+		{"appgw-v1-backend-300s", true, 3*time.Second - 52*time.Millisecond, "backend keep-alive 3s above the longest idle gap 52ms"},
+		// ALB 60 s against Node 66 s: 60 ms at scale 0.01, the longest gap 62 ms.
+		{"aws-alb-node-keepalive-65s", true, 60 * time.Millisecond, "backend keep-alive 660ms above gateway idle 600ms"},
+	} {
+		t.Run(tc.scenario, func(t *testing.T) {
+			s, err := Lookup(tc.scenario)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := s.profile(s.Scale())
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := s.backendConfig(s.Scale())
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, what := margin(s, p, b.KeepAliveTimeout, s.Scale(), tc.raced)
+			if got != tc.want || what != tc.what {
+				t.Fatalf("margin %s (%s), want %s (%s)", got, what, tc.want, tc.what)
+			}
+		})
+	}
+}
+
+// TestLatenessProbe: the probe takes samples while it runs and reports a
+// 99th percentile no larger than its maximum.
+func TestLatenessProbe(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	lp := startLatenessProbe(ctx)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		time.Sleep(10 * time.Millisecond) // lets the probe's timer fire; the loop bound is the samples, not the sleep
+		if n := lp.count(); n >= 3 || time.Now().After(deadline) {
+			break
+		}
+	}
+	cancel()
+	p99, worst := lp.result()
+	if len(lp.samples) < 3 {
+		t.Fatalf("%d samples in 10 s", len(lp.samples))
+	}
+	if p99 > worst || worst < 0 {
+		t.Fatalf("p99 %s, max %s", p99, worst)
+	}
+}

@@ -166,6 +166,10 @@ func (g *Gateway) emitConfig(addr string) {
 		KeepAlive: p.ClientKeepAlive, IdleTimeout: p.BackendIdleTimeout, TimeScale: scale})
 }
 
+// RaceWindow is the race window in force (Config.RaceWindow, its default
+// applied).
+func (g *Gateway) RaceWindow() time.Duration { return g.cfg.RaceWindow }
+
 // Pool returns the gateway's backend pool.
 func (g *Gateway) Pool() *Pool { return g.pool }
 

@@ -20,10 +20,11 @@ func TestOutcome(t *testing.T) {
 	}{
 		{"pass on a busy machine", nil, Timing{LatenessP99: time.Second, Margin: time.Millisecond}, OutcomePass},
 		{"fail on a quiet machine", failed, Timing{LatenessP99: 100 * time.Microsecond, LatenessMax: time.Millisecond, Margin: 2500 * time.Microsecond}, OutcomeFail},
-		{"fail just under half the margin", failed, Timing{LatenessP99: 1249 * time.Microsecond, Margin: 2500 * time.Microsecond}, OutcomeFail},
-		{"probe lateness at half the margin", failed, Timing{LatenessP99: 1250 * time.Microsecond, Margin: 2500 * time.Microsecond}, OutcomeInconclusive},
+		{"a high percentile alone decides nothing", failed, Timing{LatenessP99: 2 * time.Millisecond, LatenessMax: time.Millisecond, Margin: 2500 * time.Microsecond}, OutcomeFail},
+		{"fail just under half the margin", failed, Timing{LatenessP99: 100 * time.Microsecond, LatenessMax: 1249 * time.Microsecond, Margin: 2500 * time.Microsecond}, OutcomeFail},
+		{"probe's worst at half the margin", failed, Timing{LatenessP99: 100 * time.Microsecond, LatenessMax: 1250 * time.Microsecond, Margin: 2500 * time.Microsecond}, OutcomeInconclusive},
 		{"backend timer late", failed, Timing{LatenessP99: 10 * time.Microsecond, BackendTimerMax: 30 * time.Millisecond, Margin: 50 * time.Millisecond}, OutcomeInconclusive},
-		{"no margin known", failed, Timing{LatenessP99: time.Second}, OutcomeFail},
+		{"no margin known", failed, Timing{LatenessMax: time.Second}, OutcomeFail},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.timing.MarginWhat = "the gap sweep aims within ±2.5ms of 50ms"
@@ -43,21 +44,28 @@ func TestOutcome(t *testing.T) {
 
 // TestMargin: the margin a built-in's answer depends on, at its own scale.
 func TestMargin(t *testing.T) {
+	const wide = time.Hour // a race window that decides nothing, so the other margins show
 	for _, tc := range []struct {
-		scenario string
-		raced    bool
-		want     time.Duration
-		what     string
+		scenario   string
+		raced      bool
+		raceWindow time.Duration
+		want       time.Duration
+		what       string
 	}{
 		// No race met: how well the sweep was aimed at Apache's close.
-		{"appgw-v2-apache-default", false, 2500 * time.Microsecond, "the gap sweep aims within ±2.5ms of 50ms"},
+		{"appgw-v2-apache-default", false, wide, 2500 * time.Microsecond, "the gap sweep aims within ±2.5ms of 50ms"},
 		// A race met in a cure: how far the backend's close was from the
 		// gateway's idle limit...
-		{"appgw-v2-backend-120s", true, 600 * time.Millisecond, "backend keep-alive 1.2s above gateway idle 600ms"},
+		{"appgw-v2-backend-120s", true, wide, 600 * time.Millisecond, "backend keep-alive 1.2s above gateway idle 600ms"},
 		// ...or, with no idle limit (V1), from the traffic's longest gap.
-		{"appgw-v1-backend-300s", true, 3*time.Second - 52*time.Millisecond, "backend keep-alive 3s above the longest idle gap 52ms"},
+		{"appgw-v1-backend-300s", true, wide, 3*time.Second - 52*time.Millisecond, "backend keep-alive 3s above the longest idle gap 52ms"},
 		// ALB 60 s against Node 66 s: 60 ms at scale 0.01, the longest gap 62 ms.
-		{"aws-alb-node-keepalive-65s", true, 60 * time.Millisecond, "backend keep-alive 660ms above gateway idle 600ms"},
+		{"aws-alb-node-keepalive-65s", true, wide, 60 * time.Millisecond, "backend keep-alive 660ms above gateway idle 600ms"},
+		// The gateway's race window (4 × 500 µs + 50 ms) tells the race from
+		// a reset: a tighter margin than the cure's.
+		{"appgw-v2-backend-120s", true, 52 * time.Millisecond, 52 * time.Millisecond, "the gateway's race window 52ms"},
+		// Apache's 50 ms (scaled) wait for a new connection's first request.
+		{"appgw-v2-apache-default", true, wide, 50 * time.Millisecond, "the backend's wait for a new connection's first request 50ms"},
 	} {
 		t.Run(tc.scenario, func(t *testing.T) {
 			s, err := Lookup(tc.scenario)
@@ -72,7 +80,7 @@ func TestMargin(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, what := margin(s, p, b.KeepAliveTimeout, s.Scale(), tc.raced)
+			got, what := margin(s, p, b.KeepAliveTimeout, tc.raceWindow, s.Scale(), tc.raced)
 			if got != tc.want || what != tc.what {
 				t.Fatalf("margin %s (%s), want %s (%s)", got, what, tc.want, tc.what)
 			}

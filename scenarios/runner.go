@@ -29,7 +29,17 @@ type Options struct {
 	// Repeat runs an inconclusive scenario again, up to this many times,
 	// until its outcome is pass or fail; 0 = never.
 	Repeat int
+	// AutoScale raises each scenario's time scale (ignored when TimeScale
+	// is set) until its shortest timer is well above the timer lateness
+	// measured on this machine before the runs (see AutoScale), so that a
+	// busy machine gives slower runs instead of inconclusive ones.
+	AutoScale bool
+
+	lateness time.Duration // measured once by RunAll for AutoScale
 }
+
+// autoProbe is how long the machine's lateness is measured for AutoScale.
+const autoProbe = 300 * time.Millisecond
 
 // Result is the outcome of one scenario.
 type Result struct {
@@ -84,6 +94,9 @@ func RunAll(ctx context.Context, list []*Scenario, opt Options) []*Result {
 	}
 	sem := make(chan struct{}, max(par, 1))
 	out := make([]*Result, len(list))
+	if opt.AutoScale && opt.TimeScale <= 0 {
+		opt.lateness = MachineLateness(ctx, autoProbe)
+	}
 	var wg sync.WaitGroup
 	for i, s := range list {
 		wg.Go(func() {
@@ -109,8 +122,14 @@ func RunAll(ctx context.Context, list []*Scenario, opt Options) []*Result {
 func Run(ctx context.Context, s *Scenario, opt Options) *Result {
 	start := time.Now()
 	scale := s.Scale()
-	if opt.TimeScale > 0 {
+	switch {
+	case opt.TimeScale > 0:
 		scale = opt.TimeScale
+	case opt.AutoScale:
+		if opt.lateness == 0 {
+			opt.lateness = MachineLateness(ctx, autoProbe)
+		}
+		scale = AutoScale(s, opt.lateness)
 	}
 	r := &Result{Scenario: s, TimeScale: scale, First502: -1, LinkLatency: s.linkLatency(),
 		Status: map[int]int64{}, Causes: map[string]int64{}, ClientErrors: map[string]int64{}}

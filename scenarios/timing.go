@@ -169,3 +169,52 @@ func (lp *latenessProbe) result() (p99, worst time.Duration) {
 	slices.Sort(s)
 	return s[(len(s)-1)*99/100], s[len(s)-1]
 }
+
+// MachineLateness measures, for d, how late a short timer wakes its
+// goroutine on this machine now: the worst wake-up seen.
+func MachineLateness(ctx context.Context, d time.Duration) time.Duration {
+	pctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	lp := startLatenessProbe(pctx)
+	_, worst := lp.result()
+	return worst
+}
+
+// autoScaleFactor is how many times the measured lateness a scenario's
+// shortest timer must be at an automatic time scale: twice keeps the
+// lateness under half the margin, twice more allows for a run that meets
+// worse than the measurement did.
+const autoScaleFactor = 4
+
+// AutoScale is the time scale to run s at on a machine whose timers run up
+// to lateness late: s's own scale, raised (up to 1) until its shortest
+// timer (backend keep-alive, gateway idle limit, request time-out, and a
+// cure's keep-alive above the idle limit) is at least autoScaleFactor ×
+// lateness. The gap sweep's offsets and the link
+// latency are wall time and do not scale.
+func AutoScale(s *Scenario, lateness time.Duration) float64 {
+	scale := s.Scale()
+	p, err := s.profile(1)
+	if err != nil {
+		return scale
+	}
+	b, err := s.backendConfig(1)
+	if err != nil {
+		return scale
+	}
+	shortest := p.RequestTimeout
+	if b.KeepAliveTimeout > 0 && !b.IdleForever {
+		shortest = min(shortest, b.KeepAliveTimeout)
+	}
+	if p.BackendIdleTimeout > time.Nanosecond {
+		shortest = min(shortest, p.BackendIdleTimeout)
+		if ka := b.KeepAliveTimeout; ka > p.BackendIdleTimeout && !b.IdleForever {
+			shortest = min(shortest, ka-p.BackendIdleTimeout) // a cure's margin
+		}
+	}
+	if shortest <= 0 || lateness <= 0 {
+		return scale
+	}
+	need := float64(autoScaleFactor*lateness) / float64(shortest)
+	return min(max(scale, need), MaxTimeScale)
+}

@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"context"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -107,5 +108,29 @@ func TestLatenessProbe(t *testing.T) {
 	}
 	if p99 > worst || worst < 0 {
 		t.Fatalf("p99 %s, max %s", p99, worst)
+	}
+}
+
+// TestAutoScale: a quiet machine keeps a scenario's own scale; a busy one
+// raises it until the shortest timer is 4× the lateness, never above 1.
+func TestAutoScale(t *testing.T) {
+	for _, tc := range []struct {
+		scenario string
+		lateness time.Duration
+		want     float64
+	}{
+		{"appgw-v2-apache-default", 100 * time.Microsecond, 0.01},      // 5 s × 0.01 = 50 ms ≫ 400 µs
+		{"appgw-v2-apache-default", 50 * time.Millisecond, 0.04},       // Apache's 5 s must be 200 ms
+		{"aws-alb-gunicorn-default", 50 * time.Millisecond, 0.1},       // Gunicorn's 2 s must be 200 ms
+		{"appgw-v2-apache-default", 10 * time.Second, 1},               // capped at real time
+		{"aws-alb-node-keepalive-65s", 50 * time.Millisecond, 0.2 / 6}, // the cure's 66 s − 60 s must be 200 ms
+	} {
+		s, err := Lookup(tc.scenario)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := AutoScale(s, tc.lateness); math.Abs(got-tc.want) > 1e-9 {
+			t.Errorf("%s at lateness %s: scale %g, want %g", tc.scenario, tc.lateness, got, tc.want)
+		}
 	}
 }

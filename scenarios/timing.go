@@ -218,3 +218,16 @@ func AutoScale(s *Scenario, lateness time.Duration) float64 {
 	need := float64(autoScaleFactor*lateness) / float64(shortest)
 	return min(max(scale, need), MaxTimeScale)
 }
+
+// Undecidable reports whether r's timing could have changed what it
+// measured, whatever its expectations: the worst lateness seen during the
+// run reached half of margin (the margin the measurement depends on, e.g.
+// r.Timing.Margin or a model's window), and says why. Tests and reports use
+// it to skip, not fail, a comparison the machine could not make.
+func (r *Result) Undecidable(margin time.Duration) (bool, string) {
+	l := r.Timing.Lateness()
+	if margin <= 0 || float64(l) < inconclusiveShare*float64(margin) {
+		return false, ""
+	}
+	return true, fmt.Sprintf("timers ran up to %s late against a margin of %s", roundDur(l), roundDur(margin))
+}

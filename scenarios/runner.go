@@ -250,7 +250,6 @@ func run(ctx context.Context, s *Scenario, opt Options, scale float64, r *Result
 	if r.Backend.IdleForever {
 		keepAlive = 0
 	}
-	raced := r.Causes[proxy.CauseKeepaliveRace] > 0
-	r.Timing.Margin, r.Timing.MarginWhat = margin(s, r.Profile, keepAlive, gw.RaceWindow(), scale, raced)
+	r.Timing.Margin, r.Timing.MarginWhat = margin(s, r.Profile, keepAlive, gw.RaceWindow(), scale, r.Causes)
 	return nil
 }

@@ -73,19 +73,24 @@ func roundDur(d time.Duration) time.Duration {
 }
 
 // margin is the tightest timing margin, in wall time at the run's scale,
-// that the scenario's answer depends on. When the run met the race (raced),
-// the answer turns on how far the backend's close was from what would have
-// prevented it: the gateway's idle limit, and the idle gaps the traffic
-// left. When it did not, it turns on how well the traffic was aimed at the
-// close: the gap sweep's half width, and the request time-out (which
-// decides the answers of a backend that stops responding).
-func margin(s *Scenario, p proxy.Profile, keepAlive, raceWindow time.Duration, scale float64, raced bool) (time.Duration, string) {
+// that the scenario's answer depends on, judged by what the run met
+// (causes, by count). When it met the race, the answer turns on how far the
+// backend's close was from what would have prevented it: the gateway's
+// idle limit, and the idle gaps the traffic left. When a gap sweep met no
+// race, on how well it was aimed at the close: the sweep's half width. A
+// reset or a race was told apart by the gateway's race window, and a reset
+// of a new connection can be the backend's wait for its first request
+// running out; a time-out, by the request time-out. A cause nobody met
+// needs no margin.
+func margin(s *Scenario, p proxy.Profile, keepAlive, raceWindow time.Duration, scale float64, causes map[string]int64) (time.Duration, string) {
 	best, what := time.Duration(0), ""
 	consider := func(d time.Duration, desc string) {
 		if d > 0 && (best == 0 || d < best) {
 			best, what = d, desc
 		}
 	}
+	raced := causes[proxy.CauseKeepaliveRace] > 0
+	reset := causes[proxy.CauseBackendResetMidRequest] > 0
 	sweep := load.Pattern(s.Load.Pattern) == load.PatternGapSweep
 	around := proxy.ScaleDuration(s.Load.GapAround.D(), scale)
 	switch {
@@ -96,19 +101,19 @@ func margin(s *Scenario, p proxy.Profile, keepAlive, raceWindow time.Duration, s
 		if longest := around + s.Load.GapTo.D(); sweep && longest < keepAlive {
 			consider(keepAlive-longest, fmt.Sprintf("backend keep-alive %s above the longest idle gap %s", keepAlive, longest))
 		}
-	case !raced && sweep:
+	case !raced && sweep && keepAlive > 0:
 		half := (s.Load.GapTo.D() - s.Load.GapFrom.D()) / 2
 		consider(half, fmt.Sprintf("the gap sweep aims within ±%s of %s", half, around))
 	}
-	if !raced {
+	if raced || reset {
+		consider(raceWindow, fmt.Sprintf("the gateway's race window %s", raceWindow))
+	}
+	if reset {
+		consider(keepAlive, fmt.Sprintf("the backend's wait for a new connection's first request %s", keepAlive))
+	}
+	if causes[proxy.CauseBackendTimeout] > 0 || len(s.Backend.Faults) > 0 {
 		consider(p.RequestTimeout, fmt.Sprintf("request time-out %s", p.RequestTimeout))
 	}
-	// Whatever met what, the causes rest on two more clocks: a failure
-	// within the gateway's race window of the write is the race, a later
-	// one a reset; and the backend closes a new connection whose first
-	// request has not come within its keep-alive.
-	consider(raceWindow, fmt.Sprintf("the gateway's race window %s", raceWindow))
-	consider(keepAlive, fmt.Sprintf("the backend's wait for a new connection's first request %s", keepAlive))
 	return best, what
 }
 

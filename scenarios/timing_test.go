@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gwsim/gwsim/proxy"
 )
 
 // TestOutcome: a failure is inconclusive exactly when the measured lateness
@@ -43,30 +45,41 @@ func TestOutcome(t *testing.T) {
 	}
 }
 
-// TestMargin: the margin a built-in's answer depends on, at its own scale.
+// TestMargin: the margin a built-in's answer depends on, at its own scale,
+// given what the run met.
 func TestMargin(t *testing.T) {
 	const wide = time.Hour // a race window that decides nothing, so the other margins show
+	race := map[string]int64{proxy.CauseKeepaliveRace: 1}
 	for _, tc := range []struct {
 		scenario   string
-		raced      bool
+		causes     map[string]int64
 		raceWindow time.Duration
 		want       time.Duration
 		what       string
 	}{
 		// No race met: how well the sweep was aimed at Apache's close.
-		{"appgw-v2-apache-default", false, wide, 2500 * time.Microsecond, "the gap sweep aims within ±2.5ms of 50ms"},
+		{"appgw-v2-apache-default", nil, wide, 2500 * time.Microsecond, "the gap sweep aims within ±2.5ms of 50ms"},
 		// A race met in a cure: how far the backend's close was from the
 		// gateway's idle limit...
-		{"appgw-v2-backend-120s", true, wide, 600 * time.Millisecond, "backend keep-alive 1.2s above gateway idle 600ms"},
+		{"appgw-v2-backend-120s", race, wide, 600 * time.Millisecond, "backend keep-alive 1.2s above gateway idle 600ms"},
 		// ...or, with no idle limit (V1), from the traffic's longest gap.
-		{"appgw-v1-backend-300s", true, wide, 3*time.Second - 52*time.Millisecond, "backend keep-alive 3s above the longest idle gap 52ms"},
+		{"appgw-v1-backend-300s", race, wide, 3*time.Second - 52*time.Millisecond, "backend keep-alive 3s above the longest idle gap 52ms"},
 		// ALB 60 s against Node 66 s: 60 ms at scale 0.01, the longest gap 62 ms.
-		{"aws-alb-node-keepalive-65s", true, wide, 60 * time.Millisecond, "backend keep-alive 660ms above gateway idle 600ms"},
-		// The gateway's race window (4 × 500 µs + 50 ms) tells the race from
+		{"aws-alb-node-keepalive-65s", race, wide, 60 * time.Millisecond, "backend keep-alive 660ms above gateway idle 600ms"},
+		// The gateway's race window (4 × 500 µs + 50 ms) told the race from
 		// a reset: a tighter margin than the cure's.
-		{"appgw-v2-backend-120s", true, 52 * time.Millisecond, 52 * time.Millisecond, "the gateway's race window 52ms"},
-		// Apache's 50 ms (scaled) wait for a new connection's first request.
-		{"appgw-v2-apache-default", true, wide, 50 * time.Millisecond, "the backend's wait for a new connection's first request 50ms"},
+		{"appgw-v2-backend-120s", race, 52 * time.Millisecond, 52 * time.Millisecond, "the gateway's race window 52ms"},
+		// A reset in a race scenario: the sweep's aim is tighter than
+		// Apache's 50 ms (scaled) wait for a new connection's first request...
+		{"appgw-v2-apache-default", map[string]int64{proxy.CauseBackendResetMidRequest: 1}, wide, 2500 * time.Microsecond, "the gap sweep aims within ±2.5ms of 50ms"},
+		// ...and without a sweep (a closed loop against a 120 s keep-alive
+		// at 0.01, with faults) the 200 ms request time-out is tighter than
+		// the 1.2 s wait.
+		{"appgw-v2-backend-unresponsive", map[string]int64{proxy.CauseBackendResetMidRequest: 1}, wide, 200 * time.Millisecond, "request time-out 200ms"},
+		// A time-out: the request time-out (20 s at 0.01).
+		{"appgw-v2-keepalive-off", map[string]int64{proxy.CauseBackendTimeout: 1}, wide, 200 * time.Millisecond, "request time-out 200ms"},
+		// Keep-alive off and nothing met: no timer decided anything.
+		{"appgw-v2-keepalive-off", nil, 52 * time.Millisecond, 0, ""},
 	} {
 		t.Run(tc.scenario, func(t *testing.T) {
 			s, err := Lookup(tc.scenario)
@@ -81,7 +94,7 @@ func TestMargin(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, what := margin(s, p, b.KeepAliveTimeout, tc.raceWindow, s.Scale(), tc.raced)
+			got, what := margin(s, p, b.KeepAliveTimeout, tc.raceWindow, s.Scale(), tc.causes)
 			if got != tc.want || what != tc.what {
 				t.Fatalf("margin %s (%s), want %s (%s)", got, what, tc.want, tc.what)
 			}

@@ -124,7 +124,7 @@ func TestRunEventsAndExplainAgree(t *testing.T) {
 	}
 	journal := filepath.Join(t.TempDir(), "run.jsonl")
 	code, out, errOut := runCLI(t, "run", "--json", "--events", journal, "appgw-v1-apache-default")
-	if code != exitOK {
+	if code != exitOK && code != exitInconclusive { // the journal is what matters here, not the verdict
 		t.Fatalf("run: exit %d %s", code, errOut)
 	}
 	var doc struct {

@@ -24,6 +24,7 @@ func TestRunSeedSuiteJSON(t *testing.T) {
 		t.Skip("runs the seed suite (~6 s)")
 	}
 	code, out, errOut := runCLI(t, "run", "--json")
+	skipIfInconclusive(t, code, out)
 	if code != exitOK {
 		t.Fatalf("exit %d, stderr %q\n%s", code, errOut, out)
 	}
@@ -256,4 +257,21 @@ func TestLimits(t *testing.T) {
 			}
 		})
 	}
+}
+
+// skipIfInconclusive skips a test whose `gwsim run` exited 4: this
+// machine's timers ran too late for a verdict, which the run says (and
+// counts) instead of failing; a test cannot decide more than the run.
+func skipIfInconclusive(t *testing.T, code int, out string) {
+	t.Helper()
+	if code != exitInconclusive {
+		return
+	}
+	var why []string
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Contains(line, "inconclusive") {
+			why = append(why, strings.TrimSpace(line))
+		}
+	}
+	t.Skipf("inconclusive on this machine (exit 4): %s", strings.Join(why, " | "))
 }

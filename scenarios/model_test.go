@@ -112,33 +112,37 @@ func TestModelAgreesWithMeasurement(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	compared := 0
+	undecided := 0
 	for i, o := range out {
 		if o.r == nil || o.r.Err != nil {
 			t.Fatalf("setting %d did not run: %+v", i, o.r)
 		}
-		if bad, why := o.r.Undecidable(o.p.WindowTo - o.p.WindowFrom); bad && i != len(out)-1 {
-			// The race share turns on requests landing in a window a few
-			// ms wide: timers that late move them in and out of it.
-			t.Logf("setting %d: not compared: %s (the model's window %s..%s)", i, why, o.p.WindowFrom, o.p.WindowTo)
-			continue
-		}
-		compared++
 		n := float64(o.r.Requests)
 		want := o.p.Rate * n
 		lo, hi := want/2-3*math.Sqrt(want), 2*want+3*math.Sqrt(want)
 		t.Logf("setting %d: %d of %d requests answered for the race (%.2f%%), model %.2f%% (%.1f expected; bound %.1f..%.1f), window %s..%s",
 			i, o.measured, o.r.Requests, 100*float64(o.measured)/n, 100*o.p.Rate, want, max(lo, 0), hi, o.p.WindowFrom, o.p.WindowTo)
-		if got := float64(o.measured); got < lo || got > hi {
-			t.Errorf("setting %d: measured %v outside the model's bound %.1f..%.1f\n%s", i, got, lo, hi, settings[i])
+		if got := float64(o.measured); got >= lo && got <= hi {
+			continue
+		}
+		// Outside the bound. The race share turns on requests landing in a
+		// window a few ms wide: timers late by half of it move them in and
+		// out, so the machine, not the model, may be wrong.
+		if bad, why := o.r.UndecidableShare(o.p.WindowTo - o.p.WindowFrom); bad && i != len(out)-1 {
+			t.Logf("setting %d: outside the bound, not decided: %s (the model's window %s..%s)", i, why, o.p.WindowFrom, o.p.WindowTo)
+			undecided++
+			continue
+		}
+		if i != len(out)-1 {
+			t.Errorf("setting %d: measured %d outside the model's bound %.1f..%.1f\n%s", i, o.measured, lo, hi, settings[i])
 		}
 	}
-	if compared <= 1 {
+	if undecided == len(out)-1 {
 		t.Skip("this machine's timers ran too late to compare the model with any measurement (see the log)")
 	}
 	cure := out[len(out)-1]
-	if bad, why := cure.r.Undecidable(cure.r.Timing.Margin); bad && cure.measured != 0 {
-		t.Logf("the cure raced, but %s (%s): not a model error", why, cure.r.Timing.MarginWhat)
+	if bad, _ := cure.r.Undecidable(cure.r.Timing.Margin); bad && cure.measured != 0 {
+		t.Logf("the cure raced, on a machine too late to tell (above)")
 	} else if cure.p.HasWindow() || cure.measured != 0 {
 		t.Errorf("the cure (gateway idle 5 ms < keep-alive 100 ms) raced")
 		for _, x := range cure.r.Analysis.Explanations {

@@ -230,9 +230,19 @@ func AutoScale(s *Scenario, lateness time.Duration) float64 {
 // r.Timing.Margin or a model's window), and says why. Tests and reports use
 // it to skip, not fail, a comparison the machine could not make.
 func (r *Result) Undecidable(margin time.Duration) (bool, string) {
-	l := r.Timing.Lateness()
+	return undecidable(r.Timing.Lateness(), margin, "up to")
+}
+
+// UndecidableShare is Undecidable for a measured share (how many of many
+// requests met the race), which a few late wake-ups do not move: it weighs
+// the 99th percentile of the lateness, not the worst.
+func (r *Result) UndecidableShare(margin time.Duration) (bool, string) {
+	return undecidable(max(r.Timing.LatenessP99, r.Timing.BackendTimerMax), margin, "at the 99th percentile")
+}
+
+func undecidable(l, margin time.Duration, which string) (bool, string) {
 	if margin <= 0 || float64(l) < inconclusiveShare*float64(margin) {
 		return false, ""
 	}
-	return true, fmt.Sprintf("timers ran up to %s late against a margin of %s", roundDur(l), roundDur(margin))
+	return true, fmt.Sprintf("timers ran %s %s late against a margin of %s", which, roundDur(l), roundDur(margin))
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -148,5 +149,26 @@ func TestModelAgreesWithMeasurement(t *testing.T) {
 		for _, x := range cure.r.Analysis.Explanations {
 			t.Logf("cure: %s (closed first: %s, style %s)", x.Story(cure.r.Analysis.Start), x.ClosedFirst, x.CloseStyle)
 		}
+	}
+}
+
+// TestModelDomain: a Poisson load with many requests per keep-alive period
+// over several connections is outside the model, which says so instead of
+// a number; the same load on one connection is inside it.
+func TestModelDomain(t *testing.T) {
+	base := "name: domain\ntime_scale: 0.01\nbackend: {preset: apache}\nload: {pattern: poisson, rate: 2000, duration: 100s%s}\n"
+	many, err := Predict(mustParse(t, fmt.Sprintf(base, "")), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !many.OutOfDomain || !strings.Contains(many.Why, "λK = 100") {
+		t.Errorf("λK = 100 over several connections: %+v", many)
+	}
+	one, err := Predict(mustParse(t, fmt.Sprintf(base, ", connections: 1")), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if one.OutOfDomain {
+		t.Errorf("one connection: %+v", one)
 	}
 }

@@ -64,7 +64,11 @@ func printModel(w io.Writer, results []*scenarios.Result) {
 		if c, err := scenarios.CheckScenario(r.Scenario, r.TimeScale, scenarios.TimerSlack()); err == nil {
 			verdict = string(c.Verdict)
 		}
-		fmt.Fprintf(tw, "  %s\t%.1f%%\t%.1f%% (%d race %d of %d)\t%s\t%s\n", r.Scenario.Name, 100*p.Rate, 100*measured, answered, status, r.Requests, p.Model, verdict)
+		predicted := fmt.Sprintf("%.1f%%", 100*p.Rate)
+		if p.OutOfDomain {
+			predicted = "n/a (outside the model)"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%.1f%% (%d race %d of %d)\t%s\t%s\n", r.Scenario.Name, predicted, 100*measured, answered, status, r.Requests, p.Model, verdict)
 	}
 	_ = tw.Flush()
 }

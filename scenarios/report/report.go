@@ -288,10 +288,11 @@ type TimingJSON struct {
 
 // ModelJSON is the analytic model's prediction for a scenario.
 type ModelJSON struct {
-	Kind          string  `json:"kind"` // poisson, fixed-gaps or none
-	PredictedRate float64 `json:"predicted_rate"`
-	MeasuredRate  float64 `json:"measured_rate"`
-	RaceAnswers   int64   `json:"race_answers"` // requests answered because of the race
+	Kind          string   `json:"kind"`           // poisson, fixed-gaps or none
+	PredictedRate *float64 `json:"predicted_rate"` // null outside the model's domain
+	Domain        string   `json:"outside_domain,omitempty"`
+	MeasuredRate  float64  `json:"measured_rate"`
+	RaceAnswers   int64    `json:"race_answers"` // requests answered because of the race
 }
 
 // ExplanationJSON is one explained failure.
@@ -371,7 +372,13 @@ func scenarioJSON(r *scenarios.Result) ScenarioJSON {
 		s.First502Seconds = &v
 	}
 	if p, err := scenarios.Predict(r.Scenario, r.TimeScale); err == nil && r.Err == nil {
-		m := &ModelJSON{Kind: p.Model, PredictedRate: p.Rate, RaceAnswers: r.RaceAnswers()}
+		m := &ModelJSON{Kind: p.Model, RaceAnswers: r.RaceAnswers()}
+		if p.OutOfDomain {
+			m.Domain = p.Why
+		} else {
+			rate := p.Rate
+			m.PredictedRate = &rate
+		}
 		if r.Requests > 0 {
 			m.MeasuredRate = float64(m.RaceAnswers) / float64(r.Requests)
 		}

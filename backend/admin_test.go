@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -44,44 +45,53 @@ func exchange(t *testing.T, c net.Conn, br *bufio.Reader) *http.Response {
 }
 
 // TestUpdateAppliesToNewIdlePeriodsAndKeepsInFlight: a request in flight
-// (delayed) finishes after the change; the keep-alive of an idle period
-// that starts after the change is the new one.
+// (delayed) finishes after the change, under the delay it started with; the
+// keep-alive of an idle period that starts after the change is the new one.
+// In a synctest bubble the delay and the keep-alive timers are exact.
 func TestUpdateAppliesToNewIdlePeriodsAndKeepsInFlight(t *testing.T) {
-	s, addr := serveFor(t, Config{KeepAliveTimeout: 40 * time.Millisecond, Delay: 150 * time.Millisecond})
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	br := bufio.NewReader(c)
-	got := make(chan *http.Response, 1)
-	go func() {
-		io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-		resp, err := http.ReadResponse(br, nil)
-		if err == nil {
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
+	synctest.Test(t, func(t *testing.T) {
+		const delay = 150 * time.Millisecond
+		s, c, br := pipeConn(t, Config{KeepAliveTimeout: 40 * time.Millisecond, Delay: delay})
+		sent := time.Now()
+		got := make(chan *http.Response, 1)
+		go func() {
+			var resp *http.Response
+			if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err == nil {
+				if r, err := http.ReadResponse(br, nil); err == nil {
+					io.Copy(io.Discard, r.Body)
+					r.Body.Close()
+					resp = r
+				}
+			}
+			got <- resp
+		}()
+		// Every goroutine is blocked: the server has read the request and
+		// waits out its delay, the client waits for the response.
+		synctest.Wait()
+		if time.Since(sent) != 0 {
+			t.Fatalf("the request took %v of virtual time to arrive", time.Since(sent))
 		}
-		got <- resp
-	}()
-	time.Sleep(20 * time.Millisecond) // the request is inside its delay
-	cfg := s.Config()
-	cfg.KeepAliveTimeout, cfg.Delay = time.Hour, 0
-	if err := s.Update(cfg); err != nil {
-		t.Fatal(err)
-	}
-	if resp := <-got; resp == nil || resp.StatusCode != 200 || resp.Header.Get("Keep-Alive") != "timeout=3600" {
-		t.Fatalf("in-flight request: %+v", resp)
-	}
-	// The idle period after that response uses the new hour-long keep-alive:
-	// well past the old 40 ms the connection still serves.
-	time.Sleep(120 * time.Millisecond)
-	if resp := exchange(t, c, br); resp.StatusCode != 200 {
-		t.Fatalf("status %d", resp.StatusCode)
-	}
-	if st := s.Stats(); st.IdleCloses != 0 {
-		t.Fatalf("%d idle closes, want none under the new keep-alive", st.IdleCloses)
-	}
+		cfg := s.Config()
+		cfg.KeepAliveTimeout, cfg.Delay = time.Hour, 0
+		if err := s.Update(cfg); err != nil {
+			t.Fatal(err)
+		}
+		if resp := <-got; resp == nil || resp.StatusCode != 200 || resp.Header.Get("Keep-Alive") != "timeout=3600" {
+			t.Fatalf("in-flight request: %+v", resp)
+		}
+		if d := time.Since(sent); d != delay {
+			t.Fatalf("in-flight request answered after %v, want the delay it started with, %v", d, delay)
+		}
+		// The idle period after that response uses the new hour-long
+		// keep-alive: well past the old 40 ms the connection still serves.
+		time.Sleep(120 * time.Millisecond)
+		if resp := exchange(t, c, br); resp.StatusCode != 200 {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+		if st := s.Stats(); st.IdleCloses != 0 {
+			t.Fatalf("%d idle closes, want none under the new keep-alive", st.IdleCloses)
+		}
+	})
 }
 
 func TestSettingsAndTune(t *testing.T) {

@@ -1,45 +1,14 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
-	"net"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 )
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-func waitListening(t *testing.T, addr string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.Dial("tcp", addr)
-		if err == nil {
-			c.Close()
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s never listened: %v", addr, err)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
 
 // TestExplainStandaloneJournals runs the backend (race trap) and the gateway
 // as standalone commands, each writing its own journal, drives load through
@@ -48,32 +17,11 @@ func waitListening(t *testing.T, addr string) {
 func TestExplainStandaloneJournals(t *testing.T) {
 	dir := t.TempDir()
 	bj, gj := filepath.Join(dir, "backend.jsonl"), filepath.Join(dir, "gateway.jsonl")
-	baddr, gaddr := freeAddr(t), freeAddr(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	codes := make([]int, 2)
-	errs := make([]bytes.Buffer, 2)
-	start := func(i int, args ...string) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var out bytes.Buffer
-			codes[i] = run(ctx, args, &out, &errs[i])
-		}()
-	}
-	start(0, "backend", "--listen", baddr, "--keepalive-timeout", "30ms", "--close", "rst", "--race-trap", "--events", bj, "--log-level", "off")
-	start(1, "proxy", "--listen", gaddr, "--backends", baddr, "--link-latency", "200us", "--events", gj, "--log-level", "off")
-	stopped := false
-	stop := func() {
-		if !stopped {
-			stopped = true
-			cancel()
-			wg.Wait()
-		}
-	}
-	defer stop()
-	waitListening(t, baddr)
-	waitListening(t, gaddr)
+	a := newActors(t)
+	b := a.start("backend", "--listen", "127.0.0.1:0", "--admin-listen", "off", "--keepalive-timeout", "30ms", "--close", "rst",
+		"--race-trap", "--events", bj, "--log-level", "info")
+	gaddr := a.start("proxy", "--listen", "127.0.0.1:0", "--admin-listen", "off", "--backends", b.listen,
+		"--link-latency", "200us", "--events", gj, "--log-level", "info").listen
 
 	code, out, errOut := runCLI(t, "load", "--target", "http://"+gaddr+"/", "--pattern", "gap-sweep",
 		"--gap-from", "40ms", "--gap-to", "100ms", "--gap-step", "10ms", "--json")
@@ -90,11 +38,9 @@ func TestExplainStandaloneJournals(t *testing.T) {
 	if lr.Status["502"] < 3 {
 		t.Fatalf("load statuses %v: want at least 3 × 502 from the trap", lr.Status)
 	}
-	stop()
-	for i, c := range codes {
-		if c != exitOK {
-			t.Fatalf("actor %d exited %d: %s", i, c, errs[i].String())
-		}
+	a.stop() // closes the journals
+	if t.Failed() {
+		t.FailNow()
 	}
 
 	code, out, errOut = runCLI(t, "explain", "--max", "1", gj, bj)

@@ -29,17 +29,43 @@ func newActors(t *testing.T) *actors {
 	return a
 }
 
-func (a *actors) start(args ...string) {
+// bound is what a standalone actor reported binding. The tests give it
+// port 0 (--listen 127.0.0.1:0, --admin-listen 127.0.0.1:0) and connect
+// where it says: no port is picked by listening and closing, so none can be
+// taken by someone else in between.
+type bound struct {
+	listen string // the --listen address
+	admin  string // the admin API's, "" when off
+}
+
+// start runs a standalone actor (gwsim backend or proxy; args must keep
+// its log at info level or lower, in JSON) and returns once it logged that
+// it listens, with the addresses it bound. Its listeners are bound before
+// that line, so the test can connect at once.
+func (a *actors) start(args ...string) bound {
+	a.t.Helper()
+	log := &startLog{ready: make(chan struct{})}
+	exited := make(chan struct{})
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
-		var out, errOut bytes.Buffer
-		if code := run(a.ctx, args, &out, &errOut); code != exitOK {
+		defer close(exited)
+		var out bytes.Buffer
+		if code := run(a.ctx, args, &out, log); code != exitOK {
 			a.mu.Lock()
-			a.fails = append(a.fails, strings.Join(args[:1], " ")+": "+errOut.String())
+			a.fails = append(a.fails, args[0]+": "+log.String())
 			a.mu.Unlock()
 		}
 	}()
+	select {
+	case <-log.ready:
+		return log.bound
+	case <-exited:
+		a.t.Fatalf("%s exited before it listened: %s", args[0], log.String())
+	case <-time.After(10 * time.Second):
+		a.t.Fatalf("%s did not log that it listens within 10 s: %s", args[0], log.String())
+	}
+	return bound{}
 }
 
 func (a *actors) stop() {
@@ -49,6 +75,68 @@ func (a *actors) stop() {
 		a.t.Errorf("actor failed: %s", f)
 	}
 	a.fails = nil
+}
+
+// startLog is an actor's stderr. It keeps the first and the last 32 KiB
+// for failure messages (access lines come in between) and reads the JSON
+// log lines up to the "<actor> listening" one for the addresses bound: the
+// "admin" line's and that line's "listen".
+type startLog struct {
+	mu    sync.Mutex
+	head  []byte
+	tail  []byte        // what follows head: its last 32 to 64 KiB
+	line  []byte        // the start of a line not yet ended
+	bound bound         // written before ready is closed, read after
+	ready chan struct{} // closed at the "... listening" line
+	done  bool
+}
+
+// keepLog is how much of its start and of its end a startLog keeps.
+const keepLog = 32 << 10
+
+func (l *startLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := min(len(p), keepLog-len(l.head))
+	l.head = append(l.head, p[:n]...)
+	if l.tail = append(l.tail, p[n:]...); len(l.tail) > 2*keepLog {
+		l.tail = append([]byte(nil), l.tail[len(l.tail)-keepLog:]...)
+	}
+	if l.done {
+		return len(p), nil
+	}
+	l.line = append(l.line, p...)
+	for {
+		i := bytes.IndexByte(l.line, '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		var e struct {
+			Msg    string `json:"msg"`
+			Listen string `json:"listen"`
+		}
+		if json.Unmarshal(l.line[:i], &e) == nil && e.Listen != "" {
+			switch {
+			case e.Msg == "admin":
+				l.bound.admin = e.Listen
+			case strings.HasSuffix(e.Msg, " listening"):
+				l.bound.listen = e.Listen
+				l.done, l.line = true, nil
+				close(l.ready)
+				return len(p), nil
+			}
+		}
+		l.line = l.line[i+1:]
+	}
+}
+
+func (l *startLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.tail) > keepLog {
+		return string(l.head) + "\n[...]\n" + string(l.tail[len(l.tail)-keepLog:])
+	}
+	return string(l.head) + string(l.tail)
 }
 
 func loadStatuses(t *testing.T, args ...string) map[string]int {
@@ -95,14 +183,12 @@ func TestTuneBackendKeepAliveStopsThe502s(t *testing.T) {
 	if testing.Short() {
 		t.Skip("timing run")
 	}
-	baddr, badmin, gaddr := freeAddr(t), freeAddr(t), freeAddr(t)
 	a := newActors(t)
-	a.start("backend", "--preset", "apache", "--listen", baddr, "--admin-listen", badmin, "--time-scale", "0.01", "--log-level", "warn")
-	a.start("proxy", "--profile", "appgw-v2", "--listen", gaddr, "--backends", baddr, "--admin-listen", "off",
-		"--time-scale", "0.01", "--link-latency", "500us", "--log-level", "warn")
-	waitListening(t, baddr)
-	waitListening(t, badmin)
-	waitListening(t, gaddr)
+	b := a.start("backend", "--preset", "apache", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
+		"--time-scale", "0.01", "--log-level", "info")
+	g := a.start("proxy", "--profile", "appgw-v2", "--listen", "127.0.0.1:0", "--backends", b.listen, "--admin-listen", "off",
+		"--time-scale", "0.01", "--link-latency", "500us", "--log-level", "info")
+	badmin, gaddr := b.admin, g.listen
 	sweep := []string{"--target", "http://" + gaddr + "/", "--pattern", "gap-sweep", "--gap-from", "47ms", "--gap-to", "52ms", "--gap-step", "100us"}
 
 	before := 0
@@ -124,8 +210,19 @@ func TestTuneBackendKeepAliveStopsThe502s(t *testing.T) {
 		t.Fatalf("config changes %q, want 1", v)
 	}
 	// Idle periods that began before the change still end at 50 ms: wait
-	// two of them out.
-	time.Sleep(100 * time.Millisecond)
+	// until the backend has closed every connection it had (no load runs
+	// now, so each was idle since before the change).
+	open := ""
+	poll := time.NewTicker(time.Millisecond)
+	defer poll.Stop()
+	for deadline := time.After(10 * time.Second); open != "0"; {
+		select {
+		case <-poll.C:
+			open = metric(t, "http://"+badmin, "gwsim_backend_open_connections")
+		case <-deadline:
+			t.Fatalf("the backend still has %s connections open 10 s after the sweep", open)
+		}
+	}
 	after := loadStatuses(t, sweep...)
 	if after["502"] != 0 || len(after) != 1 {
 		t.Fatalf("after the change: %v, want only 200s (before: %d × 502)", after, before)
@@ -136,13 +233,10 @@ func TestTuneBackendKeepAliveStopsThe502s(t *testing.T) {
 // TestTuneRejectsBadValues: the admin API answers 400 with a clear message
 // and tune exits 2 with it.
 func TestTuneRejectsBadValues(t *testing.T) {
-	baddr, badmin := freeAddr(t), freeAddr(t)
-	gaddr, gadmin := freeAddr(t), freeAddr(t)
 	a := newActors(t)
-	a.start("backend", "--listen", baddr, "--admin-listen", badmin, "--log-level", "off")
-	a.start("proxy", "--listen", gaddr, "--backends", baddr, "--admin-listen", gadmin, "--log-level", "off")
-	waitListening(t, badmin)
-	waitListening(t, gadmin)
+	b := a.start("backend", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--log-level", "info")
+	g := a.start("proxy", "--listen", "127.0.0.1:0", "--backends", b.listen, "--admin-listen", "127.0.0.1:0", "--log-level", "info")
+	badmin, gadmin := b.admin, g.admin
 	for _, tc := range []struct {
 		args []string
 		want string

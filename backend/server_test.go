@@ -1,10 +1,14 @@
 package backend
 
 import (
+	"bufio"
 	"errors"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -296,20 +300,45 @@ func TestFaults(t *testing.T) {
 	})
 	t.Run("before and after the window", func(t *testing.T) {
 		t.Parallel()
-		const window = 200 * time.Millisecond
-		ts := startServer(t, Config{KeepAliveTimeout: time.Minute, Faults: []Fault{
-			{FaultReset, 0, window}, {FaultReset, time.Hour, time.Hour}}})
-		c := dial(t, ts.addr)
-		c.send(request("GET"))
-		if _, err := c.readUntilErr(); closedHow(err) != "rst" {
-			t.Fatalf("inside the window: %v, want rst", err)
-		}
-		// Serve started before the reset was read, so the window is over
-		// one window length from now.
-		time.Sleep(window + 20*time.Millisecond)
-		if resp, _ := dial(t, ts.addr).get(); resp.StatusCode != 200 {
-			t.Fatalf("after the window: %d", resp.StatusCode)
-		}
+		// In a synctest bubble, over net.Pipe: the window's edges are exact.
+		synctest.Test(t, func(t *testing.T) {
+			const window = 200 * time.Millisecond
+			srv := newServer(t, Config{KeepAliveTimeout: time.Minute, Faults: []Fault{
+				{FaultReset, 0, window}, {FaultReset, time.Hour, time.Hour}}}, nil)
+			get := func() string { // a GET on a new connection: its status, or "closed"
+				cli, nc := net.Pipe()
+				done := make(chan struct{})
+				go func() { defer close(done); srv.serveConn(t.Context(), nc) }()
+				defer func() { cli.Close(); <-done }()
+				if _, err := io.WriteString(cli, request("GET")); err != nil {
+					return "closed"
+				}
+				resp, err := http.ReadResponse(bufio.NewReader(cli), nil)
+				if err != nil {
+					return "closed"
+				}
+				return resp.Status[:3]
+			}
+			// Fault windows count from New here (Serve is not called).
+			for _, tc := range []struct {
+				at   time.Duration
+				want string
+			}{
+				{0, "closed"},
+				{window - time.Nanosecond, "closed"},
+				{window, "200"},
+				{time.Hour - time.Nanosecond, "200"},
+				{time.Hour, "closed"},
+			} {
+				time.Sleep(tc.at - srv.Elapsed())
+				if got := get(); got != tc.want {
+					t.Errorf("GET at %v: %s, want %s", tc.at, got, tc.want)
+				}
+			}
+			if st := srv.Stats(); st.FaultCloses != 3 || st.Responses[200] != 2 {
+				t.Errorf("stats = %+v", st)
+			}
+		})
 	})
 }
 

@@ -74,40 +74,27 @@ func accessLines(logs *observer.ObservedLogs) []map[string]any {
 // (mode "second-response"), or a body on a 204 (mode "204-body"). Each
 // response names the request's path.
 func strayBackend(t *testing.T, mode string) string {
-	t.Helper()
-	ln := loopbackListener(t)
-	t.Cleanup(func() { ln.Close() })
-	go func() {
+	return serveRaw(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
 		for {
-			c, err := ln.Accept()
+			req, err := http.ReadRequest(br)
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					req, err := http.ReadRequest(br)
-					if err != nil {
-						return
-					}
-					_, _ = io.Copy(io.Discard, req.Body)
-					var reply string
-					switch mode {
-					case "second-response":
-						reply = fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(req.URL.Path), req.URL.Path) +
-							"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nSTRAY"
-					case "204-body":
-						reply = fmt.Sprintf("HTTP/1.1 204 No Content\r\nX-Path: %s\r\n\r\nSTRAY-BODY", req.URL.Path)
-					}
-					if _, err := io.WriteString(c, reply); err != nil {
-						return
-					}
-				}
-			}()
+			_, _ = io.Copy(io.Discard, req.Body)
+			var reply string
+			switch mode {
+			case "second-response":
+				reply = fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(req.URL.Path), req.URL.Path) +
+					"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nSTRAY"
+			case "204-body":
+				reply = fmt.Sprintf("HTTP/1.1 204 No Content\r\nX-Path: %s\r\n\r\nSTRAY-BODY", req.URL.Path)
+			}
+			if _, err := io.WriteString(c, reply); err != nil {
+				return
+			}
 		}
-	}()
-	return ln.Addr().String()
+	})
 }
 
 // TestStrayBackendBytesNeverReachAnotherClient (issue 8.1): bytes a backend
@@ -352,25 +339,12 @@ gwsim_proxy_responses_total{cause="client-bad-request",code="%d",profile="appgw-
 // earlyAnswerBackend answers every request 413 as soon as its head arrived,
 // without reading the body, and closes.
 func earlyAnswerBackend(t *testing.T) string {
-	t.Helper()
-	ln := loopbackListener(t)
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
-					return
-				}
-				_, _ = io.WriteString(c, "HTTP/1.1 413 Payload Too Large\r\nContent-Length: 4\r\nConnection: close\r\n\r\nbig!")
-			}()
+	return serveRaw(t, func(c net.Conn) {
+		if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
+			return
 		}
-	}()
-	return ln.Addr().String()
+		_, _ = io.WriteString(c, "HTTP/1.1 413 Payload Too Large\r\nContent-Length: 4\r\nConnection: close\r\n\r\nbig!")
+	})
 }
 
 // TestEarlyBackendAnswerReachesClient (issue 8.6): a backend that refuses

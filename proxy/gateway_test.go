@@ -455,6 +455,17 @@ gwsim_proxy_config_changes_total{profile="appgw-v2"} 1
 // rawBackend answers every connection with reply after reading the
 // request head, then closes.
 func rawBackend(t *testing.T, reply string) string {
+	return serveRaw(t, func(c net.Conn) {
+		buf := make([]byte, 4096)
+		_, _ = c.Read(buf)
+		_, _ = io.WriteString(c, reply)
+	})
+}
+
+// serveRaw runs handle on every connection to a loopback listener (and
+// closes the connection after it) until the test ends; it returns the
+// listener's address.
+func serveRaw(t *testing.T, handle func(c net.Conn)) string {
 	t.Helper()
 	ln := loopbackListener(t)
 	t.Cleanup(func() { ln.Close() })
@@ -466,9 +477,7 @@ func rawBackend(t *testing.T, reply string) string {
 			}
 			go func() {
 				defer c.Close()
-				buf := make([]byte, 4096)
-				_, _ = c.Read(buf)
-				_, _ = io.WriteString(c, reply)
+				handle(c)
 			}()
 		}
 	}()

@@ -365,6 +365,10 @@ func (s *Scenario) check() error {
 	return s.Expect.validate(s)
 }
 
+// MinPlannedRequests is the fewest requests an open-loop load bound by
+// duration may plan (rate × scaled duration).
+const MinPlannedRequests = 20
+
 // ValidTimeScale reports whether f is a time scale gwsim runs at:
 // MinTimeScale <= f <= MaxTimeScale (so neither NaN nor infinite).
 func ValidTimeScale(f float64) bool {
@@ -618,6 +622,16 @@ func (s *Scenario) checkLoad() error {
 	}
 	if pattern != load.PatternGapSweep && l.Duration == 0 && l.Requests == 0 {
 		return ferr("load", "duration or requests must be set for pattern %s", pattern)
+	}
+	if (pattern == load.PatternConstant || pattern == load.PatternPoisson) && l.Requests == 0 {
+		// rate is per wall second, duration is scaled: "200/s for 30 s" at
+		// time scale 0.01 is 60 requests, not 6,000. Say so with the
+		// numbers rather than run a load too small to tell anything.
+		wall := proxy.ScaleDuration(l.Duration.D(), s.Scale())
+		if planned := l.Rate * wall.Seconds(); planned < MinPlannedRequests {
+			return ferr("load.duration", "rate %g per wall second (not scaled) × duration %s (%s of wall time at time scale %g) plans about %.0f requests; at least %d are needed to tell anything: raise the rate or the duration, or set requests",
+				l.Rate, l.Duration.D(), wall, s.Scale(), planned, MinPlannedRequests)
+		}
 	}
 	if math.IsNaN(l.PostRatio) || l.PostRatio < 0 || l.PostRatio > 1 {
 		return ferr("load.post_ratio", "want 0..1, got %g", l.PostRatio)

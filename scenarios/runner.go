@@ -236,7 +236,9 @@ func run(ctx context.Context, s *Scenario, opt Options, scale float64, r *Result
 	r.Gateway = gw.Stats()
 	r.StatusByMethod = r.Gateway.ByMethod
 	r.Retries = r.Gateway.Retries
-	r.Analysis = Analyze(rec.Events())
+	events := rec.Events()
+	r.Analysis = Analyze(events)
+	r.Timing.LongestIdle = longestIdle(events)
 	r.Analysis.Start = start
 	r.Causes = r.Analysis.Causes
 	for _, b := range backends {
@@ -251,5 +253,6 @@ func run(ctx context.Context, s *Scenario, opt Options, scale float64, r *Result
 		keepAlive = 0
 	}
 	r.Timing.Margin, r.Timing.MarginWhat = margin(s, r.Profile, keepAlive, gw.RaceWindow(), scale, r.Causes)
+	r.Timing.Unproven = unproven(s, r.Profile, keepAlive, r.LinkLatency, r.Timing.LongestIdle)
 	return nil
 }

@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/gwsim/gwsim/proxy"
+	"github.com/gwsim/gwsim/scenarios/event"
 	"github.com/gwsim/gwsim/scenarios/load"
 )
 
@@ -36,12 +38,80 @@ type Timing struct {
 	// the answer depends on none).
 	Margin     time.Duration
 	MarginWhat string
+	// LongestIdle is the longest idle age the gateway's backend
+	// connections reached (at a reuse or an idle close).
+	LongestIdle time.Duration
+	// Unproven, when set, says why a pass of "no race" proves nothing:
+	// the traffic never came near the limit that decides the race.
+	Unproven string
 }
 
 // Lateness is the lateness a verdict must allow for: the worst the probe
 // or the backend's timer met. The worst, not a percentile: the failures in
 // question are often single events, and one late wake-up can make one.
 func (t Timing) Lateness() time.Duration { return max(t.LatenessMax, t.BackendTimerMax) }
+
+// longestIdle is the longest idle age the gateway's backend connections
+// reached: at a reuse, or when the gateway's idle limit or the backend
+// closed an idle connection (measured from the end of its last exchange).
+// It says whether the traffic came near the timers a cure is about.
+func longestIdle(events []event.Event) time.Duration {
+	var longest time.Duration
+	lastEnd := map[uint64]int64{} // upstream connection → Mono of its last finished exchange
+	for _, e := range events {
+		if e.Actor != event.Gateway || e.Side != event.SideUpstream {
+			continue
+		}
+		switch e.Kind {
+		case event.RequestWritten:
+			if e.Reused {
+				longest = max(longest, e.Idle)
+			}
+		case event.ResponseFinished:
+			lastEnd[e.Conn] = e.Mono
+		case event.Closed:
+			end, ok := lastEnd[e.Conn]
+			if ok && (e.Reason == proxy.ReasonIdleTimeout || e.Reason == proxy.ReasonPeerClosed) {
+				longest = max(longest, time.Duration(e.Mono-end))
+			}
+		}
+	}
+	return longest
+}
+
+// unproven says why a pass of an expectation of no race proves nothing
+// ("" when it does): the traffic never left a connection idle near the
+// limit that decides the race, min(backend keep-alive, gateway idle
+// limit), within max(a link round trip + 1 ms, a tenth of it).
+func unproven(s *Scenario, p proxy.Profile, keepAlive, link time.Duration, longest time.Duration) string {
+	if keepAlive <= 0 || !expectsNoRace(s.Expect, p) {
+		return "" // keep-alive off: nothing is reused, nothing to show
+	}
+	limit, what := keepAlive, "the backend's keep-alive"
+	if g := p.BackendIdleTimeout; g > time.Nanosecond && g < keepAlive {
+		limit, what = g, "the gateway's idle limit"
+	}
+	tol := max(2*link+time.Millisecond, limit/10)
+	if longest >= limit-tol {
+		return ""
+	}
+	return fmt.Sprintf("no backend connection stayed idle within %s of %s %s (the longest idle age was %s): this load cannot show the race",
+		roundDur(tol), what, roundDur(limit), roundDur(longest))
+}
+
+// expectsNoRace reports whether e claims no race: a zero bound on the
+// keep-alive race cause or on the status the gateway answers it with.
+func expectsNoRace(e Expect, p proxy.Profile) bool {
+	if c, ok := e.Causes[proxy.CauseKeepaliveRace]; ok && c.exactlyZero() {
+		return true
+	}
+	status := p.RaceStatus
+	if status == 0 {
+		status = 502
+	}
+	c, ok := e.Status[strconv.Itoa(status)]
+	return ok && c.exactlyZero()
+}
 
 // inconclusiveShare is how much of a margin the measured lateness may use
 // before a failure could be the machine's doing: half.
@@ -53,6 +123,9 @@ const inconclusiveShare = 0.5
 // across it), and the reason says so with the figures.
 func outcome(failures []string, t Timing) (string, string) {
 	if len(failures) == 0 {
+		if t.Unproven != "" {
+			return OutcomeInconclusive, t.Unproven
+		}
 		return OutcomePass, ""
 	}
 	if t.Margin > 0 && float64(t.Lateness()) >= inconclusiveShare*float64(t.Margin) {
@@ -98,7 +171,11 @@ func margin(s *Scenario, p proxy.Profile, keepAlive, raceWindow time.Duration, s
 		if idle := p.BackendIdleTimeout; idle > time.Nanosecond && idle < keepAlive {
 			consider(keepAlive-idle, fmt.Sprintf("backend keep-alive %s above gateway idle %s", keepAlive, idle))
 		}
-		if longest := around + s.Load.GapTo.D(); sweep && longest < keepAlive {
+		longest := around + s.Load.GapTo.D()
+		if idle := p.BackendIdleTimeout; idle > time.Nanosecond {
+			longest = min(longest, idle) // the gateway retires a connection at its idle limit
+		}
+		if sweep && longest < keepAlive && longest != p.BackendIdleTimeout {
 			consider(keepAlive-longest, fmt.Sprintf("backend keep-alive %s above the longest idle gap %s", keepAlive, longest))
 		}
 	case !raced && sweep && keepAlive > 0:

@@ -62,8 +62,9 @@ func TestMargin(t *testing.T) {
 		// A race met in a cure: how far the backend's close was from the
 		// gateway's idle limit...
 		{"appgw-v2-backend-120s", race, wide, 600 * time.Millisecond, "backend keep-alive 1.2s above gateway idle 600ms"},
-		// ...or, with no idle limit (V1), from the traffic's longest gap.
-		{"appgw-v1-backend-300s", race, wide, 3*time.Second - 52*time.Millisecond, "backend keep-alive 3s above the longest idle gap 52ms"},
+		// ...or, with no idle limit (V1), from the traffic's longest gap
+		// (280 s at time scale 0.005 against 300 s).
+		{"appgw-v1-backend-300s", race, wide, 100 * time.Millisecond, "backend keep-alive 1.5s above the longest idle gap 1.4s"},
 		// ALB 60 s against Node 66 s: 60 ms at scale 0.01, the longest gap 62 ms.
 		{"aws-alb-node-keepalive-65s", race, wide, 60 * time.Millisecond, "backend keep-alive 660ms above gateway idle 600ms"},
 		// The gateway's race window (4 × 500 µs + 50 ms) told the race from
@@ -144,6 +145,38 @@ func TestAutoScale(t *testing.T) {
 		}
 		if got := AutoScale(s, tc.lateness); math.Abs(got-tc.want) > 1e-9 {
 			t.Errorf("%s at lateness %s: scale %g, want %g", tc.scenario, tc.lateness, got, tc.want)
+		}
+	}
+}
+
+// TestUnproven: a pass of "no race" proves something only when the traffic
+// idled a connection near the limit that decides the race.
+func TestUnproven(t *testing.T) {
+	for _, tc := range []struct {
+		scenario string
+		longest  time.Duration
+		want     string // "" = proven
+	}{
+		// Gateway idle 600 ms below the backend's 1.2 s: the limit is 600 ms,
+		// within 60 ms.
+		{"appgw-v2-backend-120s", 597 * time.Millisecond, ""},
+		{"appgw-v2-backend-120s", 53 * time.Millisecond, "no backend connection stayed idle within 60ms of the gateway's idle limit 600ms (the longest idle age was 53ms): this load cannot show the race"},
+		// V1, no idle limit: the backend's 1.5 s, within 150 ms.
+		{"appgw-v1-backend-300s", 1400 * time.Millisecond, ""},
+		{"appgw-v1-backend-300s", time.Second, "no backend connection stayed idle within 150ms of the backend's keep-alive 1.5s (the longest idle age was 1s): this load cannot show the race"},
+		// Keep-alive off: nothing is reused, nothing to show.
+		{"appgw-v2-keepalive-off", 0, ""},
+		// A race scenario claims no "no race".
+		{"appgw-v2-apache-default", 0, ""},
+	} {
+		s, err := Lookup(tc.scenario)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, _ := s.profile(s.Scale())
+		b, _ := s.backendConfig(s.Scale())
+		if got := unproven(s, p, b.KeepAliveTimeout, s.linkLatency(), tc.longest); got != tc.want {
+			t.Errorf("%s, longest idle %s:\n got %q\nwant %q", tc.scenario, tc.longest, got, tc.want)
 		}
 	}
 }

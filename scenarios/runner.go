@@ -189,8 +189,15 @@ func run(ctx context.Context, s *Scenario, opt Options, scale float64, r *Result
 		backends = append(backends, srv)
 		wg.Go(func() { _ = srv.Serve(actx, ln) })
 	}
+	// The race window's slack for scheduling (50 ms by default) grows
+	// with the lateness measured on this machine when the scale is
+	// automatic: a late goroutine must not turn a race into a "reset".
+	var raceWindow time.Duration
+	if opt.AutoScale && opt.lateness > 0 {
+		raceWindow = 4*r.LinkLatency + 2*s.Link.Jitter.D() + max(50*time.Millisecond, autoScaleFactor*opt.lateness)
+	}
 	gw, err := proxy.New(proxy.Config{Profile: r.Profile, Backends: addrs, LinkLatency: r.LinkLatency, LinkJitter: s.Link.Jitter.D(),
-		Events: sink, TimeScale: scale}, log.Named("gateway"), nil)
+		Events: sink, TimeScale: scale, RaceWindow: raceWindow}, log.Named("gateway"), nil)
 	if err != nil {
 		return err
 	}

@@ -264,9 +264,10 @@ func MachineLateness(ctx context.Context, d time.Duration) time.Duration {
 
 // autoScaleFactor is how many times the measured lateness a scenario's
 // shortest timer must be at an automatic time scale: twice keeps the
-// lateness under half the margin, twice more allows for a run that meets
-// worse than the measurement did.
-const autoScaleFactor = 4
+// lateness under half the margin, and four times more allows for the runs'
+// own load (beside 12 busy loops: 20-40 ms measured before the runs, up to
+// 100 ms during them).
+const autoScaleFactor = 8
 
 // AutoScale is the time scale to run s at on a machine whose timers run up
 // to lateness late: s's own scale, raised (up to 1) until its shortest

@@ -126,18 +126,18 @@ func TestLatenessProbe(t *testing.T) {
 }
 
 // TestAutoScale: a quiet machine keeps a scenario's own scale; a busy one
-// raises it until the shortest timer is 4× the lateness, never above 1.
+// raises it until the shortest timer is 8× the lateness, never above 1.
 func TestAutoScale(t *testing.T) {
 	for _, tc := range []struct {
 		scenario string
 		lateness time.Duration
 		want     float64
 	}{
-		{"appgw-v2-apache-default", 100 * time.Microsecond, 0.01},      // 5 s × 0.01 = 50 ms ≫ 400 µs
-		{"appgw-v2-apache-default", 50 * time.Millisecond, 0.04},       // Apache's 5 s must be 200 ms
-		{"aws-alb-gunicorn-default", 50 * time.Millisecond, 0.1},       // Gunicorn's 2 s must be 200 ms
+		{"appgw-v2-apache-default", 100 * time.Microsecond, 0.01},      // 5 s × 0.01 = 50 ms ≫ 800 µs
+		{"appgw-v2-apache-default", 50 * time.Millisecond, 0.08},       // Apache's 5 s must be 400 ms
+		{"aws-alb-gunicorn-default", 50 * time.Millisecond, 0.2},       // Gunicorn's 2 s must be 400 ms
 		{"appgw-v2-apache-default", 10 * time.Second, 1},               // capped at real time
-		{"aws-alb-node-keepalive-65s", 50 * time.Millisecond, 0.2 / 6}, // the cure's 66 s − 60 s must be 200 ms
+		{"aws-alb-node-keepalive-65s", 50 * time.Millisecond, 0.4 / 6}, // the cure's 66 s − 60 s must be 400 ms
 	} {
 		s, err := Lookup(tc.scenario)
 		if err != nil {

@@ -37,7 +37,7 @@ reached half the timing margin the answer depends on).`,
 	timeline := c.fs.String("timeline", "", "draw each scenario's connections as an SVG timeline to this file (several scenarios: NAME is added before the extension)")
 	junitFile := c.fs.String("junit", "", "also write JUnit XML to this file (one testcase per scenario, failure text = what differed)")
 	all := c.fs.Bool("all", false, "run every built-in scenario ('gwsim scenarios' lists them), then any named")
-	autoScale := c.fs.Bool("auto-scale", true, "raise each scenario's time scale until its shortest timer is at least 4× the timer lateness measured on this machine: slower runs on a busy machine instead of inconclusive ones (ignored with --time-scale)")
+	autoScale := c.fs.Bool("auto-scale", true, "raise each scenario's time scale until its shortest timer is at least 8× the timer lateness measured on this machine: slower runs on a busy machine instead of inconclusive ones (ignored with --time-scale)")
 	repeat := c.fs.Int("repeat", 0, "run an inconclusive scenario again, up to this many times, until its outcome is pass or fail (at most 10)")
 	var lf logFlags
 	lf.add(c.fs, "off")

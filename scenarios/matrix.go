@@ -69,9 +69,12 @@ type Cell struct {
 	Races      int64 // exchanges that met the race, retried ones included
 	Failed     int64 // requests answered with RaceStatus because of the race
 	Predicted  float64
-	Check      CheckResult
-	Err        error
-	Wall       time.Duration
+	// OutOfDomain: a run's load is outside the model (Prediction), so
+	// Predicted is no estimate and reports print none.
+	OutOfDomain bool
+	Check       CheckResult
+	Err         error
+	Wall        time.Duration
 }
 
 // Measured is the share of requests answered with the race status.
@@ -186,6 +189,7 @@ func buildCell(root *yaml.Node, file string, opt MatrixOptions, values []string)
 		}
 		c.Predicted += pr.Rate * pr.Requests
 		reqs += pr.Requests
+		c.OutOfDomain = c.OutOfDomain || pr.OutOfDomain
 	}
 	if reqs > 0 {
 		c.Predicted /= reqs

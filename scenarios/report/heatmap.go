@@ -18,6 +18,29 @@ import (
 // rate (the share of requests the gateway answered with its race status:
 // 502 for most, 503 for Envoy, 504 for AWS CLB, 520 for Cloudflare).
 
+// predictedPct is the model's rate for c, or n/a outside its domain.
+func predictedPct(c *scenarios.Cell) string {
+	if c.OutOfDomain {
+		return "n/a"
+	}
+	return ratePct(c.Predicted)
+}
+
+func predictedCSV(c *scenarios.Cell) string {
+	if c.OutOfDomain {
+		return ""
+	}
+	return strconv.FormatFloat(c.Predicted, 'g', 6, 64)
+}
+
+func predictedJSON(c *scenarios.Cell) *float64 {
+	if c.OutOfDomain {
+		return nil
+	}
+	p := c.Predicted
+	return &p
+}
+
 func ratePct(f float64) string {
 	switch {
 	case f == 0:
@@ -48,7 +71,7 @@ func MatrixTable(w io.Writer, axes []scenarios.Axis, cells []*scenarios.Cell) er
 			row = append(row, "-", "-", "-", "ERROR", "-", string(c.Check.Verdict))
 		} else {
 			row = append(row, strconv.FormatInt(c.Requests, 10), strconv.FormatInt(c.Races, 10),
-				fmt.Sprintf("%d ×%d", c.RaceStatus, c.Failed), ratePct(c.Measured()), ratePct(c.Predicted), string(c.Check.Verdict))
+				fmt.Sprintf("%d ×%d", c.RaceStatus, c.Failed), ratePct(c.Measured()), predictedPct(c), string(c.Check.Verdict))
 		}
 		fmt.Fprintln(tw, strings.Join(row, "\t"))
 	}
@@ -77,7 +100,7 @@ func MatrixCSV(w io.Writer, axes []scenarios.Axis, cells []*scenarios.Cell) erro
 		}
 		rec := append(append([]string{}, c.Values...), strconv.FormatInt(c.Requests, 10), strconv.FormatInt(c.Races, 10),
 			strconv.Itoa(c.RaceStatus), strconv.FormatInt(c.Failed, 10), strconv.FormatFloat(c.Measured(), 'g', 6, 64),
-			strconv.FormatFloat(c.Predicted, 'g', 6, 64), string(c.Check.Verdict), strconv.FormatFloat(c.TimeScale, 'g', -1, 64), errText)
+			predictedCSV(c), string(c.Check.Verdict), strconv.FormatFloat(c.TimeScale, 'g', -1, 64), errText)
 		if err := cw.Write(rec); err != nil {
 			return err
 		}
@@ -94,8 +117,8 @@ type MatrixCellJSON struct {
 	RaceStatus    int               `json:"race_status"` // the status the gateway answers the race with
 	Failed        int64             `json:"failed"`      // requests answered with race_status (the 502s)
 	MeasuredRate  float64           `json:"measured_rate"`
-	PredictedRate float64           `json:"predicted_rate"`
-	Check         string            `json:"check"` // safe, marginal or unsafe
+	PredictedRate *float64          `json:"predicted_rate"` // null outside the model's domain
+	Check         string            `json:"check"`          // safe, marginal or unsafe
 	TimeScale     float64           `json:"time_scale"`
 	WallSeconds   float64           `json:"wall_seconds"`
 	Error         string            `json:"error,omitempty"`
@@ -109,7 +132,7 @@ func MatrixJSON(w io.Writer, axes []scenarios.Axis, cells []*scenarios.Cell) err
 	}{Axes: axisNames(axes), Cells: []MatrixCellJSON{}}
 	for _, c := range cells {
 		j := MatrixCellJSON{Axes: map[string]string{}, Requests: c.Requests, Races: c.Races, RaceStatus: c.RaceStatus,
-			Failed: c.Failed, MeasuredRate: c.Measured(), PredictedRate: c.Predicted, Check: string(c.Check.Verdict),
+			Failed: c.Failed, MeasuredRate: c.Measured(), PredictedRate: predictedJSON(c), Check: string(c.Check.Verdict),
 			TimeScale: c.TimeScale, WallSeconds: c.Wall.Seconds()}
 		for i, a := range axes {
 			j.Axes[a.Field] = c.Values[i]
@@ -187,7 +210,7 @@ func Heatmap(w io.Writer, axes []scenarios.Axis, cells []*scenarios.Cell) error 
 			}
 			fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="15" font-weight="bold" text-anchor="middle" fill="%s">%s</text>`+"\n", x+cw/2, y+20, ink, ratePct(c.Measured()))
 			fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="10" text-anchor="middle" fill="%s">%d/%d</text>`+"\n", x+cw/2, y+34, ink, c.Failed, c.Requests)
-			fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="9" text-anchor="middle" fill="%s">model %s · %s</text>`+"\n", x+cw/2, y+48, ink, ratePct(c.Predicted), c.Check.Verdict)
+			fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="9" text-anchor="middle" fill="%s">model %s · %s</text>`+"\n", x+cw/2, y+48, ink, predictedPct(c), c.Check.Verdict)
 		}
 	}
 	fmt.Fprintf(&b, `<text x="10" y="%d" font-size="10" fill="#555">colour: pale green = no race status answered; red = the matrix's highest rate (%s)</text>`+"\n", height-14, ratePct(maxRate))
@@ -209,7 +232,7 @@ func cellTitle(axes []scenarios.Axis, c *scenarios.Cell) string {
 		parts = append(parts, a.Field+"="+c.Values[i])
 	}
 	return fmt.Sprintf("%s: %d × %d of %d requests (%d races), model %s, check %s: %s",
-		strings.Join(parts, ", "), c.RaceStatus, c.Failed, c.Requests, c.Races, ratePct(c.Predicted), c.Check.Verdict, c.Check.Rule)
+		strings.Join(parts, ", "), c.RaceStatus, c.Failed, c.Requests, c.Races, predictedPct(c), c.Check.Verdict, c.Check.Rule)
 }
 
 // heatColour maps a cell's rate to a fill and a readable text colour.

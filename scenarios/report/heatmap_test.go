@@ -87,11 +87,37 @@ func TestMatrixCSVAndJSON(t *testing.T) {
 	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil || len(doc.Cells) != 4 {
 		t.Fatalf("json %v\n%s", err, buf.String())
 	}
-	if c := doc.Cells[2]; c.Axes["gateway.preset"] != "envoy" || c.RaceStatus != 503 || c.Failed != 5 || c.MeasuredRate != 0.05 || c.PredictedRate != 0.05 || c.Check != "unsafe" {
+	if c := doc.Cells[2]; c.Axes["gateway.preset"] != "envoy" || c.RaceStatus != 503 || c.Failed != 5 || c.MeasuredRate != 0.05 || c.PredictedRate == nil || *c.PredictedRate != 0.05 || c.Check != "unsafe" {
 		t.Errorf("cell %+v", c)
 	}
 	buf.Reset()
 	if err := MatrixTable(&buf, axes, cells); err != nil || !strings.Contains(buf.String(), "503 ×5") || !strings.Contains(buf.String(), "envoy/120s: listen") {
+		t.Errorf("table %v\n%s", err, buf.String())
+	}
+}
+
+// TestMatrixOutOfDomain: a cell whose load is outside the model prints no
+// prediction: n/a in the table, empty in CSV, null in JSON.
+func TestMatrixOutOfDomain(t *testing.T) {
+	axes, cells := matrixFixture()
+	cells[1].OutOfDomain = true
+	var buf bytes.Buffer
+	if err := MatrixCSV(&buf, axes, cells); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(&buf).ReadAll()
+	if err != nil || recs[2][7] != "" || recs[1][7] != "0.1" {
+		t.Fatalf("csv %v %v", recs, err)
+	}
+	buf.Reset()
+	if err := MatrixJSON(&buf, axes, cells); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), `"predicted_rate": null`) {
+		t.Errorf("json:\n%s", buf.String())
+	}
+	buf.Reset()
+	if err := MatrixTable(&buf, axes, cells); err != nil || !strings.Contains(buf.String(), "n/a") {
 		t.Errorf("table %v\n%s", err, buf.String())
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -352,7 +353,7 @@ func (fc *frontConn) request() bool {
 		fc.lr.tee = nil // a large head's copy is not kept for the connection's life
 	}
 	if bad {
-		fc.answerClientError(start, req, f, 0)
+		fc.answerClientError(start, req, f)
 		return false
 	}
 	return fc.exchange(req, start)
@@ -415,7 +416,7 @@ func (fc *frontConn) reject(start time.Time, req *http.Request, err error) {
 	default:
 		f = Failure{Status: http.StatusBadRequest, ErrorInfo: ErrorInfoInvalidRequest, Cause: CauseClientBadRequest}
 	}
-	fc.answerClientError(start, req, f, 0)
+	fc.answerClientError(start, req, f)
 }
 
 // lingeringClose closes the sending side, then reads and drops what the
@@ -441,8 +442,8 @@ const (
 
 // answerClientError answers (unless the client is gone) and logs a request
 // the gateway refuses itself; the connection then closes.
-func (fc *frontConn) answerClientError(start time.Time, req *http.Request, f Failure, received int64) {
-	x := &exchangeLog{start: start, failure: f, status: f.Status, received: received}
+func (fc *frontConn) answerClientError(start time.Time, req *http.Request, f Failure) {
+	x := &exchangeLog{start: start, failure: f, status: f.Status}
 	if req != nil {
 		x.uri = req.RequestURI
 	}
@@ -473,7 +474,7 @@ func (fc *frontConn) writeGatewayAnswer(f Failure, keepAlive, head bool) int64 {
 	w := &countWriter{w: fc.bw}
 	writeStatusLine(w, f.Status, "")
 	_, _ = io.WriteString(w, "Content-Type: text/plain; charset=utf-8\r\nContent-Length: ")
-	_, _ = io.WriteString(w, itoa(int64(len(msg))))
+	_, _ = io.WriteString(w, strconv.Itoa(len(msg)))
 	if keepAlive {
 		_, _ = io.WriteString(w, "\r\n\r\n")
 	} else {
@@ -495,9 +496,9 @@ func (fc *frontConn) writeGatewayAnswer(f Failure, keepAlive, head bool) int64 {
 func gatewayAnswerBody(f Failure) string {
 	text := http.StatusText(f.Status)
 	if f.Status >= 500 {
-		return itoa(int64(f.Status)) + " " + text + " - the gateway got no valid response from the backend (" + f.ErrorInfo + ")\n"
+		return strconv.Itoa(f.Status) + " " + text + " - the gateway got no valid response from the backend (" + f.ErrorInfo + ")\n"
 	}
-	return itoa(int64(f.Status)) + " " + text + " (" + f.ErrorInfo + ")\n"
+	return strconv.Itoa(f.Status) + " " + text + " (" + f.ErrorInfo + ")\n"
 }
 
 // writeStatusLine writes "HTTP/1.1 <code> <reason>\r\n"; reason "" = the
@@ -507,33 +508,10 @@ func writeStatusLine(w io.Writer, code int, reason string) {
 		reason = http.StatusText(code)
 	}
 	_, _ = io.WriteString(w, "HTTP/1.1 ")
-	_, _ = io.WriteString(w, itoa(int64(code)))
+	_, _ = io.WriteString(w, strconv.Itoa(code))
 	_, _ = io.WriteString(w, " ")
 	_, _ = io.WriteString(w, reason)
 	_, _ = io.WriteString(w, "\r\n")
-}
-
-func itoa(n int64) string {
-	var b [20]byte
-	return string(appendInt(b[:0], n))
-}
-
-func appendInt(b []byte, n int64) []byte {
-	if n == 0 {
-		return append(b, '0')
-	}
-	if n < 0 {
-		b = append(b, '-')
-		n = -n
-	}
-	var d [20]byte
-	i := len(d)
-	for n > 0 {
-		i--
-		d[i] = byte('0' + n%10)
-		n /= 10
-	}
-	return append(b, d[i:]...)
 }
 
 // countWriter counts the bytes written through it.

@@ -801,19 +801,7 @@ func FuzzGatewayClientRequests(f *testing.F) {
 	} {
 		f.Add([]byte(s.data), s.split, s.halfClose)
 	}
-	be, err := backend.New(backend.Config{KeepAliveTimeout: time.Minute}, nil, nil)
-	if err != nil {
-		f.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		f.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	beDone := make(chan struct{})
-	go func() { defer close(beDone); _ = be.Serve(ctx, ln) }()
-	f.Cleanup(func() { cancel(); <-beDone })
-	member := ln.Addr().String()
+	_, member := runBackend(f, backend.Config{KeepAliveTimeout: time.Minute})
 
 	f.Fuzz(func(t *testing.T, data []byte, split uint16, halfClose bool) {
 		if len(data) > fuzzMaxReply {

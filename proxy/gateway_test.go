@@ -22,7 +22,7 @@ import (
 )
 
 // listen returns a loopback listener.
-func loopbackListener(t *testing.T) net.Listener {
+func loopbackListener(t testing.TB) net.Listener {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -32,7 +32,7 @@ func loopbackListener(t *testing.T) net.Listener {
 }
 
 // startBackend runs a gwsim backend until the test ends.
-func runBackend(t *testing.T, cfg backend.Config) (*backend.Server, string) {
+func runBackend(t testing.TB, cfg backend.Config) (*backend.Server, string) {
 	t.Helper()
 	srv, err := backend.New(cfg, nil, nil)
 	if err != nil {

@@ -31,7 +31,7 @@ func loopbackListener(t testing.TB) net.Listener {
 	return ln
 }
 
-// startBackend runs a gwsim backend until the test ends.
+// runBackend runs a gwsim backend until the test ends.
 func runBackend(t testing.TB, cfg backend.Config) (*backend.Server, string) {
 	t.Helper()
 	srv, err := backend.New(cfg, nil, nil)
@@ -46,7 +46,7 @@ func runBackend(t testing.TB, cfg backend.Config) (*backend.Server, string) {
 	return srv, ln.Addr().String()
 }
 
-// startGateway runs a gateway until the test ends.
+// runGateway runs a gateway until the test ends.
 func runGateway(t *testing.T, cfg proxy.Config, log *zap.Logger, reg prometheus.Registerer) (*proxy.Gateway, string) {
 	t.Helper()
 	gw, err := proxy.New(cfg, log, reg)

@@ -162,7 +162,7 @@ func buildCell(root *yaml.Node, file string, opt MatrixOptions, values []string)
 		return nil, err
 	}
 	if opt.TimeScale > 0 {
-		s.TimeScale = opt.TimeScale
+		s.TimeScale = TimeScale{Factor: opt.TimeScale}
 	}
 	s.Name = strings.Join(append([]string{s.Name}, values...), "/")
 	c := &Cell{Values: append([]string(nil), values...), TimeScale: s.Scale()}
@@ -230,7 +230,11 @@ func sweeps(s *Scenario) ([]*Scenario, error) {
 	for _, c := range centres {
 		r := s.Clone()
 		scaled := time.Duration(float64(c) * s.Scale())
-		r.Load = Load{Pattern: "gap-sweep", GapAround: Duration(c), GapFrom: Duration(-min(3*time.Millisecond, scaled/2)),
+		centre := SweepCentre{Duration: Duration(c)}
+		if c == b.KeepAliveTimeout && !b.IdleForever {
+			centre = SweepCentre{BackendClose: true} // the close as measured
+		}
+		r.Load = Load{Pattern: "gap-sweep", GapAround: centre, GapFrom: Duration(-min(3*time.Millisecond, scaled/2)),
 			GapTo: Duration(2 * time.Millisecond), GapStep: Duration(100 * time.Microsecond)}
 		r.pos = nil // the sweep replaces the file's load section
 		r.Expect = Expect{}

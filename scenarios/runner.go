@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
@@ -94,7 +95,7 @@ func RunAll(ctx context.Context, list []*Scenario, opt Options) []*Result {
 	}
 	sem := make(chan struct{}, max(par, 1))
 	out := make([]*Result, len(list))
-	if opt.AutoScale && opt.TimeScale <= 0 {
+	if opt.TimeScale <= 0 && (opt.AutoScale || slices.ContainsFunc(list, func(s *Scenario) bool { return s.TimeScale.Auto })) {
 		opt.lateness = MachineLateness(ctx, autoProbe)
 	}
 	var wg sync.WaitGroup
@@ -125,7 +126,7 @@ func Run(ctx context.Context, s *Scenario, opt Options) *Result {
 	switch {
 	case opt.TimeScale > 0:
 		scale = opt.TimeScale
-	case opt.AutoScale:
+	case opt.AutoScale || s.TimeScale.Auto:
 		if opt.lateness == 0 {
 			opt.lateness = MachineLateness(ctx, autoProbe)
 		}
@@ -193,7 +194,7 @@ func run(ctx context.Context, s *Scenario, opt Options, scale float64, r *Result
 	// with the lateness measured on this machine when the scale is
 	// automatic: a late goroutine must not turn a race into a "reset".
 	var raceWindow time.Duration
-	if opt.AutoScale && opt.lateness > 0 {
+	if opt.lateness > 0 {
 		raceWindow = 4*r.LinkLatency + 2*s.Link.Jitter.D() + max(50*time.Millisecond, autoScaleFactor*opt.lateness)
 	}
 	gw, err := proxy.New(proxy.Config{Profile: r.Profile, Backends: addrs, LinkLatency: r.LinkLatency, LinkJitter: s.Link.Jitter.D(),
@@ -210,6 +211,25 @@ func run(ctx context.Context, s *Scenario, opt Options, scale float64, r *Result
 	lcfg, err := s.loadConfig("http://"+gln.Addr().String()+"/", scale)
 	if err != nil {
 		return err
+	}
+	around := s.sweepCentre(scale)
+	if lcfg.Pattern == load.PatternGapSweep && s.Load.GapAround.BackendClose {
+		// Centre the sweep on the close this backend makes on this
+		// machine now, not the nominal one: a late timer moves the race.
+		measured, err := measureBackendClose(ctx, r.Backend)
+		if err != nil {
+			// Too slow a machine for this scale to tell: sweep around
+			// the nominal close; the outcome weighs the lateness.
+			log.Warn("sweeping around the nominal keep-alive", zap.Error(err))
+			measured = around
+		}
+		r.Timing.BackendClose, r.Timing.BackendKeepAlive = measured, around
+		shift := measured - around
+		lcfg.GapFrom, lcfg.GapTo = max(lcfg.GapFrom+shift, 0), lcfg.GapTo+shift
+		around = measured
+		if err := lcfg.Validate(); err != nil {
+			return err
+		}
 	}
 	ccfg := proxy.PoolConfig{IdleTimeout: s.clientIdle(scale), LinkLatency: s.Client.Latency.D(), Events: sink}
 	if lcfg.Pattern == load.PatternConstant || lcfg.Pattern == load.PatternPoisson {
@@ -259,7 +279,7 @@ func run(ctx context.Context, s *Scenario, opt Options, scale float64, r *Result
 	if r.Backend.IdleForever {
 		keepAlive = 0
 	}
-	r.Timing.Margin, r.Timing.MarginWhat = margin(s, r.Profile, keepAlive, gw.RaceWindow(), scale, r.Causes)
+	r.Timing.Margin, r.Timing.MarginWhat = margin(s, r.Profile, keepAlive, gw.RaceWindow(), scale, r.Causes, around)
 	r.Timing.Unproven = unproven(s, r.Profile, keepAlive, r.LinkLatency, r.Timing.LongestIdle)
 	return nil
 }

@@ -25,18 +25,18 @@ import (
 // or an impossible combination is an error naming the file, the line and
 // the field (see Parse). Defaults are applied in one place, applyDefaults.
 type Scenario struct {
-	Name        string  `yaml:"name"`
-	Description string  `yaml:"description"`
-	Why         string  `yaml:"why"`        // one line shown under the table
-	TimeScale   float64 `yaml:"time_scale"` // MinTimeScale..MaxTimeScale; default 1
-	Gateway     Gateway `yaml:"gateway"`
-	Backend     Backend `yaml:"backend"`
-	Link        Link    `yaml:"link"`
-	Client      Client  `yaml:"client"`
-	Load        Load    `yaml:"load"`
-	Expect      Expect  `yaml:"expect"`
-	file        string  // where it was read from
-	src         []byte  // its YAML, for the matrix to vary
+	Name        string    `yaml:"name"`
+	Description string    `yaml:"description"`
+	Why         string    `yaml:"why"`        // one line shown under the table
+	TimeScale   TimeScale `yaml:"time_scale"` // MinTimeScale..MaxTimeScale or auto; default 1
+	Gateway     Gateway   `yaml:"gateway"`
+	Backend     Backend   `yaml:"backend"`
+	Link        Link      `yaml:"link"`
+	Client      Client    `yaml:"client"`
+	Load        Load      `yaml:"load"`
+	Expect      Expect    `yaml:"expect"`
+	file        string    // where it was read from
+	src         []byte    // its YAML, for the matrix to vary
 	pos         *positions
 }
 
@@ -104,21 +104,21 @@ type Client struct {
 
 // Load shapes the traffic.
 type Load struct {
-	Pattern     string   `yaml:"pattern"`     // closed (default), constant, poisson, gap-sweep
-	Workers     int      `yaml:"workers"`     // closed loop
-	Connections int      `yaml:"connections"` // closed loop: the same as workers; open loop: the client's connection cap (0 = as many as needed)
-	Think       Duration `yaml:"think"`
-	Rate        float64  `yaml:"rate"` // requests per wall second (not scaled)
-	Duration    Duration `yaml:"duration"`
-	Requests    int      `yaml:"requests"`
-	Seed        int64    `yaml:"seed"`
-	GapAround   Duration `yaml:"gap_around"` // gap-sweep centre, scaled
-	GapFrom     Duration `yaml:"gap_from"`   // offsets from the centre, physical
-	GapTo       Duration `yaml:"gap_to"`
-	GapStep     Duration `yaml:"gap_step"`
-	Passes      int      `yaml:"passes"`
-	PostRatio   float64  `yaml:"post_ratio"`
-	BodySize    int      `yaml:"body_size"`
+	Pattern     string      `yaml:"pattern"`     // closed (default), constant, poisson, gap-sweep
+	Workers     int         `yaml:"workers"`     // closed loop
+	Connections int         `yaml:"connections"` // closed loop: the same as workers; open loop: the client's connection cap (0 = as many as needed)
+	Think       Duration    `yaml:"think"`
+	Rate        float64     `yaml:"rate"` // requests per wall second (not scaled)
+	Duration    Duration    `yaml:"duration"`
+	Requests    int         `yaml:"requests"`
+	Seed        int64       `yaml:"seed"`
+	GapAround   SweepCentre `yaml:"gap_around"` // gap-sweep centre: scaled, or backend-close
+	GapFrom     Duration    `yaml:"gap_from"`   // offsets from the centre, physical
+	GapTo       Duration    `yaml:"gap_to"`
+	GapStep     Duration    `yaml:"gap_step"`
+	Passes      int         `yaml:"passes"`
+	PostRatio   float64     `yaml:"post_ratio"`
+	BodySize    int         `yaml:"body_size"`
 }
 
 // Defaults of the schema, applied by applyDefaults and nowhere else.
@@ -150,8 +150,8 @@ const (
 
 // applyDefaults fills every field a file may leave out.
 func (s *Scenario) applyDefaults() {
-	if s.TimeScale == 0 {
-		s.TimeScale = DefaultTimeScale
+	if s.TimeScale.Factor == 0 && !s.TimeScale.Auto {
+		s.TimeScale.Factor = DefaultTimeScale
 	}
 	g := &s.Gateway
 	if g.Preset == "" {
@@ -186,6 +186,77 @@ func (s *Scenario) applyDefaults() {
 			s.Load.PostRatio = post / total
 		}
 	}
+}
+
+// TimeScale is time_scale: a factor from MinTimeScale to MaxTimeScale that
+// multiplies every real-world duration of a scenario, or auto: the fastest
+// scale whose timers stay well above the lateness measured on the machine
+// that runs it (see AutoFloor and AutoScale).
+type TimeScale struct {
+	Factor float64 // when not Auto; 0 = unset
+	Auto   bool
+}
+
+// UnmarshalYAML reads a number or auto.
+func (t *TimeScale) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode && n.Value == "auto" {
+		*t = TimeScale{Auto: true}
+		return nil
+	}
+	var f float64
+	if n.Kind != yaml.ScalarNode || n.Decode(&f) != nil {
+		return &valueError{line: n.Line, col: n.Column, msg: fmt.Sprintf("want a number from %g to %g, or auto", MinTimeScale, MaxTimeScale)}
+	}
+	*t = TimeScale{Factor: f}
+	return nil
+}
+
+// SweepCentre is load.gap_around: a real-world duration (scaled), or
+// backend-close: the backend's idle close as measured just before the
+// sweep (nominally its keep-alive timeout), so that a late timer on this
+// machine, or a real server that closes later than it says, moves the
+// sweep with it.
+type SweepCentre struct {
+	Duration
+	BackendClose bool
+}
+
+// UnmarshalYAML reads a duration or backend-close.
+func (c *SweepCentre) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode && n.Value == "backend-close" {
+		*c = SweepCentre{BackendClose: true}
+		return nil
+	}
+	*c = SweepCentre{}
+	if err := c.Duration.UnmarshalYAML(n); err != nil {
+		var ve *valueError
+		if errors.As(err, &ve) {
+			ve.msg += ", or backend-close"
+		}
+		return err
+	}
+	return nil
+}
+
+// sweepCentre is the gap sweep's nominal centre at scale: gap_around
+// scaled, or the backend's keep-alive for backend-close (the runner
+// replaces it with the close it measures).
+func (s *Scenario) sweepCentre(scale float64) time.Duration {
+	if !s.Load.GapAround.BackendClose {
+		return proxy.ScaleDuration(s.Load.GapAround.D(), scale)
+	}
+	b, err := s.backendConfig(scale)
+	if err != nil {
+		return 0
+	}
+	return b.KeepAliveTimeout
+}
+
+// backendCloses reports whether the backend closes idle keep-alive
+// connections after a timeout.
+func (s *Scenario) backendCloses() bool {
+	b, err := s.backendConfig(1)
+	return err == nil && b.KeepAliveTimeout > 0 && !b.IdleForever
 }
 
 // Duration is a Go duration string in YAML ("5s", "500us").
@@ -331,17 +402,23 @@ func (s *Scenario) Clone() *Scenario {
 	return &c
 }
 
-// Scale returns the scenario's time scale (1 when unset).
+// Scale returns the scenario's time scale (1 when unset). For time_scale:
+// auto it is the fastest scale auto may pick (see AutoFloor), the one an
+// idle machine gets; a run measures the machine and picks its own with
+// AutoScale.
 func (s *Scenario) Scale() float64 {
-	if s.TimeScale <= 0 {
+	if s.TimeScale.Auto {
+		return s.AutoFloor()
+	}
+	if s.TimeScale.Factor <= 0 {
 		return 1
 	}
-	return s.TimeScale
+	return s.TimeScale.Factor
 }
 
 // check applies the defaults and every rule of the schema.
 func (s *Scenario) check() error {
-	if s.pos.has("time_scale") && s.TimeScale == 0 {
+	if s.pos.has("time_scale") && s.TimeScale.Factor == 0 && !s.TimeScale.Auto {
 		return timeScaleError(0)
 	}
 	if s.pos.has("gateway.members") && s.Gateway.Members == 0 {
@@ -354,8 +431,8 @@ func (s *Scenario) check() error {
 	if s.Name == "" {
 		return ferr("name", "required")
 	}
-	if !ValidTimeScale(s.TimeScale) {
-		return timeScaleError(s.TimeScale)
+	if !s.TimeScale.Auto && !ValidTimeScale(s.TimeScale.Factor) {
+		return timeScaleError(s.TimeScale.Factor)
 	}
 	for _, f := range []func() error{s.checkGateway, s.checkBackend, s.checkNetwork, s.checkLoad} {
 		if err := f(); err != nil {
@@ -590,7 +667,7 @@ func (s *Scenario) checkLoad() error {
 	for _, f := range []struct {
 		field string
 		d     Duration
-	}{{"think", l.Think}, {"duration", l.Duration}, {"gap_around", l.GapAround}, {"gap_step", l.GapStep}} {
+	}{{"think", l.Think}, {"duration", l.Duration}, {"gap_around", l.GapAround.Duration}, {"gap_step", l.GapStep}} {
 		if f.d < 0 {
 			return ferr("load."+f.field, "must be >= 0, got %s", f.d.D())
 		}
@@ -616,7 +693,10 @@ func (s *Scenario) checkLoad() error {
 		if n := load.SweepRequests(l.GapFrom.D(), l.GapTo.D(), l.GapStep.D(), l.Passes); n > load.MaxRequests {
 			return ferr("load.passes", "%d passes plan %d requests; at most %d", l.Passes, n, load.MaxRequests)
 		}
-		if c := proxy.ScaleDuration(l.GapAround.D(), s.Scale()) + l.GapFrom.D(); c < 0 {
+		if l.GapAround.BackendClose && !s.backendCloses() {
+			return ferr("load.gap_around", "backend-close needs a backend that closes idle connections (keep-alive on, with a timeout)")
+		}
+		if c := s.sweepCentre(s.Scale()) + l.GapFrom.D(); c < 0 {
 			return ferr("load.gap_from", "gap_around + gap_from is negative (%s at time scale %g)", c, s.Scale())
 		}
 	}
@@ -758,7 +838,7 @@ func (s *Scenario) loadConfig(target string, scale float64) (load.Config, error)
 		PostRatio: l.PostRatio, BodySize: l.BodySize,
 	}
 	if pattern == load.PatternGapSweep {
-		centre := sc(l.GapAround)
+		centre := s.sweepCentre(scale)
 		cfg.GapFrom, cfg.GapTo, cfg.GapStep = centre+l.GapFrom.D(), centre+l.GapTo.D(), l.GapStep.D()
 		if cfg.GapFrom < 0 {
 			return cfg, fmt.Errorf("gap_around + gap_from is negative (%s)", cfg.GapFrom)

@@ -24,7 +24,7 @@ func mustParse(t *testing.T, yaml string) *Scenario {
 // TestDefaults: a minimal file gets every default, from one place.
 func TestDefaults(t *testing.T) {
 	s := mustParse(t, "name: x\nload: {requests: 3}\n")
-	if s.TimeScale != DefaultTimeScale || s.Gateway.Preset != DefaultGateway || s.Gateway.Members != DefaultMembers ||
+	if s.TimeScale.Factor != DefaultTimeScale || s.Gateway.Preset != DefaultGateway || s.Gateway.Members != DefaultMembers ||
 		s.linkLatency() != DefaultLinkLatency || s.Client.IdleTimeout.D() != DefaultClientIdle || s.Load.Pattern != string(DefaultPattern) {
 		t.Fatalf("defaults not applied: %+v", s)
 	}

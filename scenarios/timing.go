@@ -3,6 +3,7 @@ package scenarios
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"sync"
@@ -41,6 +42,10 @@ type Timing struct {
 	// LongestIdle is the longest idle age the gateway's backend
 	// connections reached (at a reuse or an idle close).
 	LongestIdle time.Duration
+	// BackendClose is the backend's idle close measured before a gap
+	// sweep centred on it (gap_around: backend-close), and BackendKeepAlive
+	// its nominal keep-alive at the run's scale; both 0 otherwise.
+	BackendClose, BackendKeepAlive time.Duration
 	// Unproven, when set, says why a pass of "no race" proves nothing:
 	// the traffic never came near the limit that decides the race.
 	Unproven string
@@ -155,7 +160,7 @@ func roundDur(d time.Duration) time.Duration {
 // of a new connection can be the backend's wait for its first request
 // running out; a time-out, by the request time-out. A cause nobody met
 // needs no margin.
-func margin(s *Scenario, p proxy.Profile, keepAlive, raceWindow time.Duration, scale float64, causes map[string]int64) (time.Duration, string) {
+func margin(s *Scenario, p proxy.Profile, keepAlive, raceWindow time.Duration, scale float64, causes map[string]int64, around time.Duration) (time.Duration, string) {
 	best, what := time.Duration(0), ""
 	consider := func(d time.Duration, desc string) {
 		if d > 0 && (best == 0 || d < best) {
@@ -165,7 +170,6 @@ func margin(s *Scenario, p proxy.Profile, keepAlive, raceWindow time.Duration, s
 	raced := causes[proxy.CauseKeepaliveRace] > 0
 	reset := causes[proxy.CauseBackendResetMidRequest] > 0
 	sweep := load.Pattern(s.Load.Pattern) == load.PatternGapSweep
-	around := proxy.ScaleDuration(s.Load.GapAround.D(), scale)
 	switch {
 	case raced && keepAlive > 0:
 		if idle := p.BackendIdleTimeout; idle > time.Nanosecond && idle < keepAlive {
@@ -270,36 +274,110 @@ func MachineLateness(ctx context.Context, d time.Duration) time.Duration {
 const autoScaleFactor = 8
 
 // AutoScale is the time scale to run s at on a machine whose timers run up
-// to lateness late: s's own scale, raised (up to 1) until its shortest
-// timer (backend keep-alive, gateway idle limit, request time-out, and a
-// cure's keep-alive above the idle limit) is at least autoScaleFactor ×
-// lateness. The gap sweep's offsets and the link
-// latency are wall time and do not scale.
+// to lateness late: s's own scale (for time_scale: auto, AutoFloor),
+// raised (up to 1) until its shortest timer (backend keep-alive, gateway
+// idle limit, request time-out, and a cure's keep-alive above the idle
+// limit) is at least autoScaleFactor × lateness. The gap sweep's offsets
+// and the link latency are wall time and do not scale.
 func AutoScale(s *Scenario, lateness time.Duration) float64 {
 	scale := s.Scale()
-	p, err := s.profile(1)
-	if err != nil {
-		return scale
-	}
-	b, err := s.backendConfig(1)
-	if err != nil {
-		return scale
-	}
-	shortest := p.RequestTimeout
-	if b.KeepAliveTimeout > 0 && !b.IdleForever {
-		shortest = min(shortest, b.KeepAliveTimeout)
-	}
-	if p.BackendIdleTimeout > time.Nanosecond {
-		shortest = min(shortest, p.BackendIdleTimeout)
-		if ka := b.KeepAliveTimeout; ka > p.BackendIdleTimeout && !b.IdleForever {
-			shortest = min(shortest, ka-p.BackendIdleTimeout) // a cure's margin
-		}
-	}
+	shortest := s.shortestTimer()
 	if shortest <= 0 || lateness <= 0 {
 		return scale
 	}
 	need := float64(autoScaleFactor*lateness) / float64(shortest)
-	return min(max(scale, need), MaxTimeScale)
+	return min(roundScaleUp(max(scale, need)), MaxTimeScale)
+}
+
+// roundScaleUp rounds a scale up to two significant digits (0.00067, not
+// 0.0006666666666666666): never faster than asked, and readable.
+func roundScaleUp(f float64) float64 {
+	if f <= 0 {
+		return f
+	}
+	e := math.Pow(10, math.Floor(math.Log10(f))-1)
+	r, _ := strconv.ParseFloat(strconv.FormatFloat(math.Ceil(f/e-1e-9)*e, 'g', 2, 64), 64)
+	return r
+}
+
+// autoMinTimer is the shortest a scenario's keep-alive and idle timers
+// may be at time_scale: auto, even on an idle machine: 20 ms keeps the gap
+// sweep's millisecond offsets and the link's round trip small beside them.
+// autoMinRequestTimeout is the same for the request time-out, which every
+// answer must beat, through the link and whatever else the machine runs.
+const (
+	autoMinTimer          = 20 * time.Millisecond
+	autoMinRequestTimeout = 100 * time.Millisecond
+)
+
+// AutoFloor is the fastest scale time_scale: auto may pick for s: its
+// keep-alive and idle timers (and a cure's margin between them) at least
+// autoMinTimer; its request time-out at least autoMinRequestTimeout; a gap
+// sweep's centre at least twice its reach below it (gap_from), so that its
+// first gaps stay positive; an open loop bound by duration planning at
+// least twice MinPlannedRequests. Never below MinTimeScale or above
+// MaxTimeScale; rounded up to two significant digits.
+func (s *Scenario) AutoFloor() float64 {
+	floor := MinTimeScale
+	idle, request := s.timers()
+	if idle > 0 {
+		floor = max(floor, float64(autoMinTimer)/float64(idle))
+	}
+	if request > 0 {
+		floor = max(floor, float64(autoMinRequestTimeout)/float64(request))
+	}
+	l := s.Load
+	switch load.Pattern(l.Pattern) {
+	case load.PatternGapSweep:
+		if c := s.sweepCentre(1); c > 0 && l.GapFrom < 0 {
+			floor = max(floor, float64(-2*l.GapFrom.D())/float64(c))
+		}
+	case load.PatternConstant, load.PatternPoisson:
+		if l.Requests == 0 && l.Rate > 0 && l.Duration > 0 {
+			floor = max(floor, 2*MinPlannedRequests/(l.Rate*l.Duration.D().Seconds()))
+		}
+	}
+	return min(roundScaleUp(floor), MaxTimeScale)
+}
+
+// shortestTimer is the shortest of s's real-world timers that decide its
+// answer (see AutoScale), unscaled; 0 when it has none.
+func (s *Scenario) shortestTimer() time.Duration {
+	idle, request := s.timers()
+	if idle > 0 && (request <= 0 || idle < request) {
+		return idle
+	}
+	return request
+}
+
+// timers returns, unscaled, the shortest of s's keep-alive and idle timers
+// (backend keep-alive, gateway idle limit, and a cure's keep-alive above
+// the idle limit) and the gateway's request time-out; 0 for none.
+func (s *Scenario) timers() (idle, request time.Duration) {
+	p, err := s.profile(1)
+	if err != nil {
+		return 0, 0
+	}
+	b, err := s.backendConfig(1)
+	if err != nil {
+		return 0, 0
+	}
+	consider := func(d time.Duration) {
+		if d > 0 && (idle == 0 || d < idle) {
+			idle = d
+		}
+	}
+	closes := b.KeepAliveTimeout > 0 && !b.IdleForever
+	if closes {
+		consider(b.KeepAliveTimeout)
+	}
+	if g := p.BackendIdleTimeout; g > time.Nanosecond {
+		consider(g)
+		if closes && b.KeepAliveTimeout > g {
+			consider(b.KeepAliveTimeout - g) // a cure's margin
+		}
+	}
+	return idle, p.RequestTimeout
 }
 
 // Undecidable reports whether r's timing could have changed what it

@@ -45,7 +45,28 @@ func TestOutcome(t *testing.T) {
 	}
 }
 
-// TestMargin: the margin a built-in's answer depends on, at its own scale,
+// lookupAt is the built-in name pinned to a fixed time scale (built-ins run
+// at time_scale: auto, whose scale depends on the machine).
+func lookupAt(t *testing.T, name string, scale float64) *Scenario {
+	t.Helper()
+	s, err := Lookup(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.TimeScale = TimeScale{Factor: scale}
+	return s
+}
+
+// fixedScale is the scale each built-in ran at before time_scale: auto,
+// which the figures in TestMargin and TestUnproven assume.
+func fixedScale(name string) float64 {
+	if name == "appgw-v1-backend-300s" {
+		return 0.005
+	}
+	return 0.01
+}
+
+// TestMargin: the margin a built-in's answer depends on, at a fixed scale,
 // given what the run met.
 func TestMargin(t *testing.T) {
 	const wide = time.Hour // a race window that decides nothing, so the other margins show
@@ -83,10 +104,7 @@ func TestMargin(t *testing.T) {
 		{"appgw-v2-keepalive-off", nil, 52 * time.Millisecond, 0, ""},
 	} {
 		t.Run(tc.scenario, func(t *testing.T) {
-			s, err := Lookup(tc.scenario)
-			if err != nil {
-				t.Fatal(err)
-			}
+			s := lookupAt(t, tc.scenario, fixedScale(tc.scenario))
 			p, err := s.profile(s.Scale())
 			if err != nil {
 				t.Fatal(err)
@@ -95,7 +113,7 @@ func TestMargin(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, what := margin(s, p, b.KeepAliveTimeout, tc.raceWindow, s.Scale(), tc.causes)
+			got, what := margin(s, p, b.KeepAliveTimeout, tc.raceWindow, s.Scale(), tc.causes, s.sweepCentre(s.Scale()))
 			if got != tc.want || what != tc.what {
 				t.Fatalf("margin %s (%s), want %s (%s)", got, what, tc.want, tc.what)
 			}
@@ -126,23 +144,21 @@ func TestLatenessProbe(t *testing.T) {
 }
 
 // TestAutoScale: a quiet machine keeps a scenario's own scale; a busy one
-// raises it until the shortest timer is 8× the lateness, never above 1.
+// raises it until the shortest timer is 8× the lateness, rounded up to two
+// significant digits, never above 1.
 func TestAutoScale(t *testing.T) {
 	for _, tc := range []struct {
 		scenario string
 		lateness time.Duration
 		want     float64
 	}{
-		{"appgw-v2-apache-default", 100 * time.Microsecond, 0.01},      // 5 s × 0.01 = 50 ms ≫ 800 µs
-		{"appgw-v2-apache-default", 50 * time.Millisecond, 0.08},       // Apache's 5 s must be 400 ms
-		{"aws-alb-gunicorn-default", 50 * time.Millisecond, 0.2},       // Gunicorn's 2 s must be 400 ms
-		{"appgw-v2-apache-default", 10 * time.Second, 1},               // capped at real time
-		{"aws-alb-node-keepalive-65s", 50 * time.Millisecond, 0.4 / 6}, // the cure's 66 s − 60 s must be 400 ms
+		{"appgw-v2-apache-default", 100 * time.Microsecond, 0.01},    // 5 s × 0.01 = 50 ms ≫ 800 µs
+		{"appgw-v2-apache-default", 50 * time.Millisecond, 0.08},     // Apache's 5 s must be 400 ms
+		{"aws-alb-gunicorn-default", 50 * time.Millisecond, 0.2},     // Gunicorn's 2 s must be 400 ms
+		{"appgw-v2-apache-default", 10 * time.Second, 1},             // capped at real time
+		{"aws-alb-node-keepalive-65s", 50 * time.Millisecond, 0.067}, // the cure's 66 s − 60 s must be 400 ms: 0.0667 rounded up
 	} {
-		s, err := Lookup(tc.scenario)
-		if err != nil {
-			t.Fatal(err)
-		}
+		s := lookupAt(t, tc.scenario, 0.01)
 		if got := AutoScale(s, tc.lateness); math.Abs(got-tc.want) > 1e-9 {
 			t.Errorf("%s at lateness %s: scale %g, want %g", tc.scenario, tc.lateness, got, tc.want)
 		}
@@ -169,14 +185,75 @@ func TestUnproven(t *testing.T) {
 		// A race scenario claims no "no race".
 		{"appgw-v2-apache-default", 0, ""},
 	} {
-		s, err := Lookup(tc.scenario)
-		if err != nil {
-			t.Fatal(err)
-		}
+		s := lookupAt(t, tc.scenario, fixedScale(tc.scenario))
 		p, _ := s.profile(s.Scale())
 		b, _ := s.backendConfig(s.Scale())
 		if got := unproven(s, p, b.KeepAliveTimeout, s.linkLatency(), tc.longest); got != tc.want {
 			t.Errorf("%s, longest idle %s:\n got %q\nwant %q", tc.scenario, tc.longest, got, tc.want)
 		}
+	}
+}
+
+// TestAutoFloor: the fastest scale time_scale: auto may pick, from the
+// scenario's own timers: whichever of its floors is highest decides.
+func TestAutoFloor(t *testing.T) {
+	for _, tc := range []struct {
+		scenario string
+		want     float64
+		why      string
+	}{
+		// Apache 5 s → 20 ms gives 0.004; the 20 s request time-out → 100 ms gives 0.005.
+		{"appgw-v2-apache-default", 0.005, "request time-out"},
+		// The cure's 66 s − 60 s → 20 ms: 0.0033 (rounded up from 0.00333).
+		{"aws-alb-node-keepalive-65s", 0.0034, "cure margin"},
+	} {
+		s, err := Lookup(tc.scenario)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := s.AutoFloor(); math.Abs(got-tc.want) > 1e-12 {
+			t.Errorf("%s: floor %g, want %g (%s)", tc.scenario, got, tc.want, tc.why)
+		}
+		if !s.TimeScale.Auto || s.Scale() != s.AutoFloor() {
+			t.Errorf("%s: time_scale %+v, Scale %g: built-ins run at auto, from the floor", tc.scenario, s.TimeScale, s.Scale())
+		}
+	}
+}
+
+// TestRoundScaleUp: two significant digits, never rounded down.
+func TestRoundScaleUp(t *testing.T) {
+	for _, tc := range []struct{ in, want float64 }{
+		{0.0666666, 0.067},
+		{0.005, 0.005},
+		{0.00333, 0.0034},
+		{0.12, 0.12},
+		{1, 1},
+		{0, 0},
+	} {
+		if got := roundScaleUp(tc.in); math.Abs(got-tc.want) > 1e-12 {
+			t.Errorf("roundScaleUp(%g) = %g, want %g", tc.in, got, tc.want)
+		}
+	}
+}
+
+// TestTimeScaleAuto: time_scale takes a number or auto; gap_around takes a
+// duration or backend-close.
+func TestTimeScaleAuto(t *testing.T) {
+	s, err := Parse("auto.yaml", []byte("name: x\ntime_scale: auto\nbackend: {preset: apache}\nload:\n  pattern: gap-sweep\n  gap_around: backend-close\n  gap_from: -3ms\n  gap_to: 2ms\n  gap_step: 100us\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.TimeScale.Auto || !s.Load.GapAround.BackendClose {
+		t.Fatalf("time_scale %+v, gap_around %+v", s.TimeScale, s.Load.GapAround)
+	}
+	if c := s.sweepCentre(0.01); c != 50*time.Millisecond {
+		t.Fatalf("sweep centre %s at 0.01: want Apache's 5 s scaled", c)
+	}
+	s, err = Parse("fixed.yaml", []byte("name: x\ntime_scale: 0.02\nload: {requests: 1}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.TimeScale.Auto || s.Scale() != 0.02 {
+		t.Fatalf("time_scale %+v, Scale %g", s.TimeScale, s.Scale())
 	}
 }

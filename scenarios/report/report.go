@@ -284,6 +284,11 @@ type TimingJSON struct {
 	BackendTimerMaxSeconds float64 `json:"backend_timer_late_max_seconds"`
 	MarginSeconds          float64 `json:"margin_seconds"`
 	Margin                 string  `json:"margin"`
+	// BackendCloseSeconds is the backend's idle close measured before a
+	// gap sweep centred on it, beside its nominal keep-alive at the run's
+	// scale; both absent for other loads.
+	BackendCloseSeconds     float64 `json:"backend_close_seconds,omitempty"`
+	BackendKeepaliveSeconds float64 `json:"backend_keepalive_seconds,omitempty"`
 }
 
 // ModelJSON is the analytic model's prediction for a scenario.
@@ -342,7 +347,8 @@ func scenarioJSON(r *scenarios.Result) ScenarioJSON {
 	} else {
 		t := r.Timing
 		s.Timing = &TimingJSON{LatenessP99Seconds: t.LatenessP99.Seconds(), LatenessMaxSeconds: t.LatenessMax.Seconds(),
-			BackendTimerMaxSeconds: t.BackendTimerMax.Seconds(), MarginSeconds: t.Margin.Seconds(), Margin: t.MarginWhat}
+			BackendTimerMaxSeconds: t.BackendTimerMax.Seconds(), MarginSeconds: t.Margin.Seconds(), Margin: t.MarginWhat,
+			BackendCloseSeconds: t.BackendClose.Seconds(), BackendKeepaliveSeconds: t.BackendKeepAlive.Seconds()}
 	}
 	for k, v := range r.Status {
 		s.Status[strconv.Itoa(k)] = v

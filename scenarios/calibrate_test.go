@@ -1,0 +1,60 @@
+package scenarios
+
+import (
+	"context"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gwsim/gwsim/backend"
+)
+
+// TestMeasureClose: the probe finds the toy backend's keep-alive close. The
+// backend's timer starts when its write returns, before the probe has read
+// the answer, and a late timer only delays the close: the earliest close of
+// five lies between the keep-alive less the probe's read delay and the
+// probe's limit. Half the keep-alive is a lower bound a busy machine's read
+// delay does not reach in all five probes at once.
+func TestMeasureClose(t *testing.T) {
+	const ka = 300 * time.Millisecond
+	got, err := measureBackendClose(context.Background(), backend.Config{KeepAliveTimeout: ka})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if limit := 4*ka + time.Second; got < ka/2 || got > limit {
+		t.Fatalf("measured close %s for a %s keep-alive (limit %s)", got, ka, limit)
+	}
+}
+
+// TestMeasureCloseNoAnswer: a backend with keep-alive off, and one that never
+// closes within the limit, give an error that says so, not a figure.
+func TestMeasureCloseNoAnswer(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  backend.Config
+		want string
+	}{
+		{"keep-alive off", backend.Config{}, "Connection: close (keep-alive off)"},
+		{"never closes", backend.Config{IdleForever: true}, "still open after"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, err := backend.New(tc.cfg, nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			go func() { defer close(done); _ = srv.Serve(ctx, ln) }()
+			defer func() { cancel(); <-done }()
+			_, err = MeasureClose(ctx, ln.Addr().String(), 50*time.Millisecond)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+}

@@ -15,15 +15,20 @@ import (
 )
 
 // closeProbes is how many connections MeasureClose opens at once. The
-// earliest close is the answer: a late wake-up (of the server's timer or of
-// the probe) only ever makes a close look later, so the earliest is the
-// nearest to what the server does when nothing delays it.
+// earliest close is the answer: each probe times from the moment it sent
+// its request, before the server could have started its idle timer, so a
+// late wake-up (of the server's timer, its write, or the probe) only ever
+// makes a close look later, never earlier, and the earliest of several is
+// the nearest to what the server does when nothing delays it. (Timing from
+// the end of the answer instead would let a probe that read its answer
+// late see a close that looks early, down to nothing on a busy machine.)
 const closeProbes = 5
 
 // MeasureClose measures how long the HTTP/1.1 server at addr keeps an idle
 // keep-alive connection open: on each of closeProbes connections it sends
-// one GET, reads the whole response, and times from the response's last
-// byte to the server's close (EOF or reset). It returns the earliest close
+// one GET, reads the whole response, and times from the request's send to
+// the server's close (EOF or reset): an upper bound on the server's idle
+// close that exceeds it by one round trip and the time to serve the GET. It returns the earliest close
 // any probe saw. It fails when no probe could tell: none could connect and
 // get a whole keep-alive answer (a server closing a new connection before
 // its first request counts as a failed probe) and then see a close within
@@ -59,6 +64,7 @@ func measureOneClose(ctx context.Context, addr string, limit time.Duration) (tim
 	defer c.Close()
 	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Now()) })
 	defer stop()
+	sent := time.Now()
 	if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: gwsim-probe\r\nUser-Agent: gwsim-close-probe\r\n\r\n"); err != nil {
 		return 0, fmt.Errorf("measure the backend's close: send: %w", err)
 	}
@@ -69,16 +75,15 @@ func measureOneClose(ctx context.Context, addr string, limit time.Duration) (tim
 	}
 	_, err = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
-	idleFrom := time.Now()
 	if err != nil {
 		return 0, fmt.Errorf("measure the backend's close: read the body: %w", err)
 	}
 	if resp.Close {
 		return 0, errors.New("measure the backend's close: it answered Connection: close (keep-alive off)")
 	}
-	_ = c.SetReadDeadline(idleFrom.Add(limit))
+	_ = c.SetReadDeadline(sent.Add(limit))
 	n, err := br.Read(make([]byte, 1))
-	closed := time.Since(idleFrom)
+	closed := time.Since(sent)
 	var ne net.Error
 	switch {
 	case n > 0:
@@ -87,7 +92,7 @@ func measureOneClose(ctx context.Context, addr string, limit time.Duration) (tim
 		if ctx.Err() != nil {
 			return 0, fmt.Errorf("measure the backend's close: %w", ctx.Err())
 		}
-		return 0, fmt.Errorf("measure the backend's close: still open after %s idle", limit)
+		return 0, fmt.Errorf("measure the backend's close: still open %s after the request", limit)
 	}
 	return closed, nil // EOF or reset: the backend closed
 }

@@ -11,18 +11,16 @@ import (
 )
 
 // TestMeasureClose: the probe finds the toy backend's keep-alive close. The
-// backend's timer starts when its write returns, before the probe has read
-// the answer, and a late timer only delays the close: the earliest close of
-// five lies between the keep-alive less the probe's read delay and the
-// probe's limit. Half the keep-alive is a lower bound a busy machine's read
-// delay does not reach in all five probes at once.
+// probe times from its request's send, before the backend's timer starts,
+// and any late wake-up only delays the close: the measurement is never
+// below the keep-alive, whatever the machine's load, and within the limit.
 func TestMeasureClose(t *testing.T) {
 	const ka = 300 * time.Millisecond
 	got, err := measureBackendClose(context.Background(), backend.Config{KeepAliveTimeout: ka})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if limit := 4*ka + time.Second; got < ka/2 || got > limit {
+	if limit := 4*ka + time.Second; got < ka || got > limit {
 		t.Fatalf("measured close %s for a %s keep-alive (limit %s)", got, ka, limit)
 	}
 }
@@ -36,7 +34,7 @@ func TestMeasureCloseNoAnswer(t *testing.T) {
 		want string
 	}{
 		{"keep-alive off", backend.Config{}, "Connection: close (keep-alive off)"},
-		{"never closes", backend.Config{IdleForever: true}, "still open after"},
+		{"never closes", backend.Config{IdleForever: true}, "still open 50ms after the request"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv, err := backend.New(tc.cfg, nil, nil)

@@ -51,6 +51,9 @@ type Result struct {
 	// InconclusiveReason says why, with the figures.
 	Outcome            string
 	InconclusiveReason string
+	// Attempts is how many times the scenario ran (more than 1 when
+	// Options.Repeat re-ran an inconclusive outcome; this is the last).
+	Attempts int
 	// Timing is the lateness measured during the run and the margin the
 	// answer depends on.
 	Timing         Timing
@@ -103,13 +106,14 @@ func RunAll(ctx context.Context, list []*Scenario, opt Options) []*Result {
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			r := Run(ctx, s, opt)
+			r, attempts := Run(ctx, s, opt), 1
 			for range opt.Repeat {
 				if r.Outcome != OutcomeInconclusive || ctx.Err() != nil {
 					break
 				}
-				r = Run(ctx, s, opt)
+				r, attempts = Run(ctx, s, opt), attempts+1
 			}
+			r.Attempts = attempts
 			out[i] = r
 		})
 	}

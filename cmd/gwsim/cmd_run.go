@@ -38,7 +38,7 @@ reached half the timing margin the answer depends on).`,
 	junitFile := c.fs.String("junit", "", "also write JUnit XML to this file (one testcase per scenario, failure text = what differed)")
 	all := c.fs.Bool("all", false, "run every built-in scenario ('gwsim scenarios' lists them), then any named")
 	autoScale := c.fs.Bool("auto-scale", true, "raise each scenario's time scale until its shortest timer is at least 8× the timer lateness measured on this machine: slower runs on a busy machine instead of inconclusive ones (ignored with --time-scale)")
-	repeat := c.fs.Int("repeat", 0, "run an inconclusive scenario again, up to this many times, until its outcome is pass or fail (at most 10)")
+	repeat := c.fs.Int("repeat", 2, "run an inconclusive scenario again, up to this many times, until its outcome is pass or fail (0-10; attempts in --json)")
 	var lf logFlags
 	lf.add(c.fs, "off")
 	if code, done := c.parse(args, stdout, stderr); done {

@@ -106,6 +106,9 @@ func Why(r *scenarios.Result) []string {
 	if r.Outcome == scenarios.OutcomeInconclusive {
 		out = append(out, "inconclusive: "+r.InconclusiveReason+"; what failed: "+strings.Join(r.Failures, "; "))
 	}
+	if r.Attempts > 1 {
+		out = append(out, fmt.Sprintf("attempt %d: the earlier attempts were inconclusive (--repeat)", r.Attempts))
+	}
 	if r.Scenario.Why != "" {
 		out = append(out, "why: "+r.Scenario.Why)
 	}
@@ -252,6 +255,7 @@ type ScenarioJSON struct {
 	Pass                    bool                        `json:"pass"`
 	Outcome                 string                      `json:"outcome"`                       // pass, fail or inconclusive
 	InconclusiveReason      string                      `json:"inconclusive_reason,omitempty"` // why the machine's timing could have made the failure
+	Attempts                int                         `json:"attempts,omitempty"`            // runs made (run --repeat re-runs an inconclusive one)
 	Timing                  *TimingJSON                 `json:"timing,omitempty"`
 	Requests                int64                       `json:"requests"`
 	Status                  map[string]int64            `json:"status"`
@@ -336,7 +340,7 @@ func JSON(w io.Writer, results []*scenarios.Result) error {
 
 func scenarioJSON(r *scenarios.Result) ScenarioJSON {
 	s := ScenarioJSON{
-		Name: r.Scenario.Name, Pass: r.Pass, Outcome: r.Outcome, InconclusiveReason: r.InconclusiveReason, Requests: r.Requests,
+		Name: r.Scenario.Name, Pass: r.Pass, Outcome: r.Outcome, InconclusiveReason: r.InconclusiveReason, Attempts: r.Attempts, Requests: r.Requests,
 		Status: map[string]int64{}, Causes: map[string]int64{}, ClientErrors: map[string]int64{},
 		WallSeconds: r.Wall.Seconds(), Failures: r.Failures, Gateway: r.Profile.Name, TimeScale: r.TimeScale,
 		LinkLatencySeconds: r.LinkLatency.Seconds(), Retries: r.Retries,

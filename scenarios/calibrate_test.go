@@ -10,17 +10,18 @@ import (
 	"github.com/gwsim/gwsim/backend"
 )
 
-// TestMeasureClose: the probe finds the toy backend's keep-alive close. The
-// probe times from its request's send, before the backend's timer starts,
-// and any late wake-up only delays the close: the measurement is never
-// below the keep-alive, whatever the machine's load, and within the limit.
+// TestMeasureClose: the probe finds the toy backend's keep-alive close. It
+// is never below the keep-alive by more than the quickest probe's exchange
+// (send to answer), a few milliseconds even on a busy machine, so half the
+// keep-alive is a bound no load reaches; late wake-ups only make it later,
+// up to the limit.
 func TestMeasureClose(t *testing.T) {
 	const ka = 300 * time.Millisecond
 	got, err := measureBackendClose(context.Background(), backend.Config{KeepAliveTimeout: ka})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if limit := 4*ka + time.Second; got < ka || got > limit {
+	if limit := 4*ka + time.Second; got < ka/2 || got > limit {
 		t.Fatalf("measured close %s for a %s keep-alive (limit %s)", got, ka, limit)
 	}
 }

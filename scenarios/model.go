@@ -10,6 +10,7 @@ import (
 	"github.com/gwsim/gwsim/backend"
 	"github.com/gwsim/gwsim/proxy"
 	"github.com/gwsim/gwsim/scenarios/load"
+	"github.com/gwsim/gwsim/scenarios/rule"
 )
 
 // The analytic model of the keep-alive race.
@@ -132,13 +133,12 @@ func raceWindow(p proxy.Profile, b backend.Config, oneWay, slack time.Duration) 
 		// The trap closes on the next request instead of at K: every
 		// reuse after K races, up to the gateway's own limit.
 		from, to = k, time.Duration(math.MaxInt64)
+		if g > 0 && g < to {
+			to = g
+		}
 	} else {
-		from, to = k-2*oneWay-slack-loopbackSlack, k
+		from, to = rule.RaceWindow(k, g, 2*oneWay+slack+loopbackSlack)
 	}
-	if g > 0 && g < to {
-		to = g
-	}
-	from = max(from, 0)
 	if to <= from {
 		return from, to, fmt.Sprintf("the gateway closes idle connections (%s) before the backend's close can meet a request (%s − RTT)", g, k)
 	}

@@ -39,6 +39,10 @@ type Options struct {
 	lateness time.Duration // measured once by RunAll for AutoScale
 }
 
+// maxSweepShift is the most a gap sweep centred on the backend's close is
+// widened toward the close measured before the run.
+const maxSweepShift = 10 * time.Millisecond
+
 // autoProbe is how long the machine's lateness is measured for AutoScale.
 const autoProbe = 300 * time.Millisecond
 
@@ -228,9 +232,13 @@ func run(ctx context.Context, s *Scenario, opt Options, scale float64, r *Result
 			measured = around
 		}
 		r.Timing.BackendClose, r.Timing.BackendKeepAlive = measured, around
-		shift := measured - around
-		lcfg.GapFrom, lcfg.GapTo = max(lcfg.GapFrom+shift, 0), lcfg.GapTo+shift
-		around = measured
+		// Widen the sweep to cover both the nominal close and the
+		// measured one (a measurement on a busy machine can be off by
+		// more than the race window; the nominal close is exact when
+		// nothing is late), up to maxSweepShift either way.
+		shift := min(max(measured-around, -maxSweepShift), maxSweepShift)
+		lcfg.GapFrom, lcfg.GapTo = max(lcfg.GapFrom+min(shift, 0), 0), lcfg.GapTo+max(shift, 0)
+		around += shift / 2
 		if err := lcfg.Validate(); err != nil {
 			return err
 		}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/gwsim/gwsim/proxy"
+	"github.com/gwsim/gwsim/scenarios/rule"
 )
 
 // scale is the time scale the gateway stated (1 when absent).
@@ -21,21 +22,23 @@ func (a *Analysis) real(d time.Duration) time.Duration {
 }
 
 // Verdict is one line that says what the failures mean and what fixes
-// them, in real-world units.
+// them, in real-world units, in the race rule's words (package rule): the
+// same verdict and recommended keep-alive as gwsim check.
 func (a *Analysis) Verdict() string {
 	k, g := a.Backend.KeepAlive, a.Gateway.IdleTimeout
 	haveK, haveG := a.Backend.Kind != "", a.Gateway.Kind != ""
-	kReal, gReal := dur(a.real(k)), dur(a.real(g))
+	var d rule.Decision
+	if haveK && haveG {
+		d = rule.Decide(rule.Setting{GatewayIdle: a.real(g), BackendKeepAlive: max(a.real(k), 0), BackendNoLimit: k < 0})
+	}
 	switch {
 	case a.Causes[proxy.CauseKeepaliveRace] > 0:
 		switch {
-		case haveK && haveG && g > 0 && k > 0:
-			return fmt.Sprintf("backend keep-alive %s < gateway idle %s: the backend closes idle connections first and the gateway reuses one as it closes. Set the backend keep-alive above %s (e.g. %s) or turn keep-alive off.",
-				kReal, gReal, gReal, dur(a.real(2*g)))
-		case haveK && haveG && k > 0:
-			return fmt.Sprintf("the gateway keeps idle backend connections with no limit (V1) and the backend closes them after %s. Set the backend keep-alive longer than any idle gap your traffic leaves (about 300 s) or turn keep-alive off.", kReal)
+		case haveK && haveG && k > 0 && d.Verdict != rule.Safe:
+			return fmt.Sprintf("%s: %s.", d.Rule, d.Advice)
 		case haveG && g > 0:
-			return fmt.Sprintf("the backend closed idle connections the gateway reused. Set the backend keep-alive above the gateway idle %s (e.g. %s) or turn keep-alive off.", gReal, dur(a.real(2*g)))
+			return fmt.Sprintf("the backend closed idle connections the gateway reused: set the backend keep-alive to %s (above the gateway idle %s), or turn keep-alive off.",
+				rule.Dur(rule.Recommend(a.real(g), 0)), dur(a.real(g)))
 		}
 		return "the backend closed idle connections the gateway reused: make its keep-alive longer than the gateway's idle timeout, or turn keep-alive off."
 	case a.Causes[CauseClientIdleRace] > 0:
@@ -48,17 +51,10 @@ func (a *Analysis) Verdict() string {
 		return "failures other than the keep-alive race: see the causes above."
 	case haveK && k == 0:
 		return "no failure: backend keep-alive is off, no connection is reused."
-	case haveK && haveG && g == 0 && k > 0:
-		return fmt.Sprintf("no failure in this traffic: no idle gap reached the backend keep-alive %s; the gateway keeps idle connections with no limit (V1), so a longer gap would still race.", kReal)
-	case haveK && haveG && g > 0 && (k < 0 || k > g):
-		return fmt.Sprintf("no failure: backend keep-alive %s > gateway idle %s, the gateway always closes first.", keepAliveWords(a, k), gReal)
+	case haveK && haveG && d.Verdict == rule.Safe:
+		return fmt.Sprintf("no failure: %s.", d.Rule)
+	case haveK && haveG:
+		return fmt.Sprintf("no failure in this traffic, but the rule says %s: %s; %s.", d.Verdict, d.Rule, d.Advice)
 	}
 	return "no failure."
-}
-
-func keepAliveWords(a *Analysis, k time.Duration) string {
-	if k < 0 {
-		return "unlimited"
-	}
-	return dur(a.real(k))
 }

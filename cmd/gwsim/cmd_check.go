@@ -5,11 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"time"
 
 	"github.com/gwsim/gwsim/backend"
 	"github.com/gwsim/gwsim/proxy"
 	"github.com/gwsim/gwsim/scenarios"
+	"github.com/gwsim/gwsim/scenarios/report"
 )
 
 func cmdCheck(_ context.Context, args []string, stdout, stderr io.Writer) int {
@@ -18,7 +18,10 @@ func cmdCheck(_ context.Context, args []string, stdout, stderr io.Writer) int {
 keep-alive race: unsafe when the backend's keep-alive is not longer than the
 gateway's idle timeout (or the gateway has no idle limit), marginal when it is
 longer by less than one round trip plus timer slack, safe otherwise. Prints the
-rule that decided and the backend setting to use; exits 3 when unsafe.
+rule that decided and the backend setting to use; exits 3 when unsafe (or,
+with --fail-on marginal, marginal). A gateway with no idle limit (Application
+Gateway V1) in front of a keep-alive of 300 s or more is marginal: mitigated,
+not removed.
 
 Give presets (lists check every pair), explicit values, or scenario files (their
 gateway, backend and link). Values are real-world; --time-scale checks them as
@@ -34,7 +37,8 @@ a simulation at that scale would run them.`,
 	idle := fs.Duration("gateway-idle", 0, "the gateway's backend idle timeout (overrides the preset; 0 = no limit)")
 	keepalive := fs.Duration("backend-keepalive", 0, "when the backend closes an idle connection (overrides the preset; 0 = keep-alive off)")
 	rtt := fs.Duration("rtt", 2*scenarios.DefaultLinkLatency, "gateway-backend round trip")
-	slack := fs.Duration("timer-slack", time.Millisecond, "how late timers may fire")
+	slack := fs.Duration("timer-slack", 0, "how late timers may act (0 = 1s in the real world, the one-second tick of many servers' timers; this host's measured slack with --time-scale below 1)")
+	failOn := fs.String("fail-on", "unsafe", "exit 3 when a verdict is this or worse: unsafe or marginal")
 	scale := fs.Float64("time-scale", 1, "check as run at this time scale (1 = the real world)")
 	jsonOut := fs.Bool("json", false, "print the verdicts as JSON")
 	if code, done := c.parse(args, stdout, stderr); done {
@@ -44,12 +48,15 @@ a simulation at that scale would run them.`,
 	if err := checkScale(*scale); err != nil {
 		return usage(err.Error())
 	}
+	if *failOn != string(scenarios.Unsafe) && *failOn != string(scenarios.Marginal) {
+		return usage(fmt.Sprintf("--fail-on must be unsafe or marginal, got %q", *failOn))
+	}
 	if *idle < 0 || *keepalive < 0 || *rtt < 0 || *slack < 0 {
 		return usage("durations must be >= 0")
 	}
 	type item struct {
-		Gateway, Backend string
-		Result           scenarios.CheckResult
+		json   report.CheckJSON
+		result scenarios.CheckResult
 	}
 	var items []item
 	for _, arg := range fs.Args() {
@@ -57,15 +64,11 @@ a simulation at that scale would run them.`,
 		if err != nil {
 			return usage(err.Error())
 		}
-		r, err := scenarios.CheckScenario(s, *scale, *slack)
+		j, r, err := report.ScenarioCheck(s, *scale, *slack)
 		if err != nil {
 			return usage(err.Error())
 		}
-		be := s.Backend.Preset
-		if be == "" {
-			be = "its backend"
-		}
-		items = append(items, item{Gateway: s.Name + ": " + s.Gateway.Preset, Backend: be, Result: r})
+		items = append(items, item{j, r})
 	}
 	if fs.NArg() == 0 {
 		gws, bes := splitList(*gateways), splitList(*backends)
@@ -109,31 +112,23 @@ a simulation at that scale would run them.`,
 				in := scenarios.CheckFor(p, cfg)
 				in.Gateway, in.Backend = orWord(g, "the gateway"), orWord(b, "the backend")
 				in.RTT, in.TimerSlack, in.Scale = *rtt, *slack, *scale
-				items = append(items, item{Gateway: in.Gateway, Backend: in.Backend, Result: scenarios.Check(in)})
+				r := scenarios.Check(in)
+				items = append(items, item{report.NewCheckJSON(in.Gateway, in.Backend, r), r})
 			}
 		}
 	}
 	code := exitOK
-	type jsonItem struct {
-		Gateway            string  `json:"gateway"`
-		Backend            string  `json:"backend"`
-		Verdict            string  `json:"verdict"`
-		Rule               string  `json:"rule"`
-		Advice             string  `json:"advice"`
-		RecommendedSeconds float64 `json:"recommended_keepalive_seconds,omitempty"`
-		MarginSeconds      float64 `json:"margin_seconds"`
-	}
-	var doc []jsonItem
+	doc := []report.CheckJSON{}
 	for _, it := range items {
-		r := it.Result
-		if r.Verdict == scenarios.Unsafe {
+		r := it.result
+		if r.Verdict == scenarios.Unsafe || (r.Verdict == scenarios.Marginal && *failOn == string(scenarios.Marginal)) {
 			code = exitExpect
 		}
 		if *jsonOut {
-			doc = append(doc, jsonItem{it.Gateway, it.Backend, string(r.Verdict), r.Rule, r.Advice, r.Recommended.Seconds(), r.Margin.Seconds()})
+			doc = append(doc, it.json)
 			continue
 		}
-		fmt.Fprintf(stdout, "%s + %s: %s\n  rule: %s\n  recommended: %s\n", it.Gateway, it.Backend, r.Verdict, r.Rule, r.Advice)
+		fmt.Fprintf(stdout, "%s + %s: %s\n  rule: %s\n  recommended: %s\n", it.json.Gateway, it.json.Backend, r.Verdict, r.Rule, r.Advice)
 	}
 	if *jsonOut {
 		enc := json.NewEncoder(stdout)

@@ -54,7 +54,10 @@ func TestCheckCommand(t *testing.T) {
 		{[]string{"check", "--gateway-idle", "60s", "--backend-keepalive", "60.001s"}, exitOK, "marginal"},
 		{[]string{"check", "--gateway", "appgw-v2", "--backend", "apache", "--backend-keepalive", "120s"}, exitOK, "safe"},
 		{[]string{"check", "appgw-v2-backend-120s"}, exitOK, "safe"},
-		{[]string{"check", "gcp-jetty-default"}, exitExpect, "e.g. 620 s"},
+		{[]string{"check", "gcp-jetty-default"}, exitExpect, "set the backend keep-alive to 660 s"},
+		{[]string{"check", "appgw-v1-backend-300s"}, exitOK, "marginal"},
+		{[]string{"check", "--fail-on", "marginal", "appgw-v1-backend-300s"}, exitExpect, "mitigated, not removed"},
+		{[]string{"check", "--fail-on", "safe", "appgw-v1-backend-300s"}, exitUsage, "--fail-on must be unsafe or marginal"},
 		{[]string{"check", "--gateway", "appgw-v9", "--backend", "apache"}, exitUsage, `unknown gateway profile "appgw-v9"`},
 		{[]string{"check", "--backend", "apache"}, exitUsage, "give --gateway or --gateway-idle"},
 	} {
@@ -68,7 +71,7 @@ func TestCheckCommand(t *testing.T) {
 		Verdict     string  `json:"verdict"`
 		Recommended float64 `json:"recommended_keepalive_seconds"`
 	}
-	if err := json.Unmarshal([]byte(out), &doc); err != nil || code != exitExpect || len(doc) != 2 || doc[0].Verdict != "unsafe" || doc[0].Recommended != 65 || doc[1].Verdict != "safe" {
+	if err := json.Unmarshal([]byte(out), &doc); err != nil || code != exitExpect || len(doc) != 2 || doc[0].Verdict != "unsafe" || doc[0].Recommended != 90 || doc[1].Verdict != "safe" {
 		t.Errorf("check --json: exit %d %v\n%s", code, err, out)
 	}
 }
@@ -90,7 +93,7 @@ func TestMatrixCommand(t *testing.T) {
 			t.Errorf("%s: %v (%d bytes)", f, err, len(data))
 		}
 	}
-	code, out, _ = runCLI(t, "matrix", "--json", "--backend-keepalive", "5s,120s", "--axis", "backend.close=fin,rst", "--time-scale", "0.0005")
+	code, out, _ = runCLI(t, "matrix", "--json", "--backend-keepalive", "5s,120s", "--axis", "backend.close=fin,rst", "--time-scale", "0.001")
 	var doc struct {
 		Axes  []string `json:"axes"`
 		Cells []struct {

@@ -123,10 +123,13 @@ func Why(r *scenarios.Result) []string {
 		// the failures below say what happened
 	case r.Backend.KeepAliveTimeout == 0 && !r.Backend.IdleForever:
 		out = append(out, "backend keep-alive off: every response says Connection: close, no connection is reused, no race")
-	case r.Profile.BackendIdleTimeout > 0 && (r.Backend.IdleForever || r.Backend.KeepAliveTimeout > r.Profile.BackendIdleTimeout):
-		out = append(out, fmt.Sprintf("backend keep-alive %s > gateway idle %s: the gateway always closes idle connections first, no race", ka, gi))
-	case r.Profile.BackendIdleTimeout == 0:
-		out = append(out, fmt.Sprintf("gateway idle limit %s, backend keep-alive %s: no request came after an idle gap that long, so the backend never closed a pooled connection", gi, ka))
+	default:
+		if _, d, err := ScenarioCheck(r.Scenario, 0, 0); err == nil {
+			out = append(out, fmt.Sprintf("race rule: %s: %s", d.Verdict, d.Rule))
+			if d.Verdict != scenarios.Safe && r.Profile.BackendIdleTimeout == 0 {
+				out = append(out, fmt.Sprintf("gateway idle limit %s, backend keep-alive %s: no request came after an idle gap that long in this run; %s", gi, ka, d.Advice))
+			}
+		}
 	}
 	if n := r.Causes[scenarios.CauseClientIdleRace]; n > 0 {
 		out = append(out, fmt.Sprintf("%d client request(s) went out on a connection the gateway was closing at its %s client keep-alive: the client saw %s; the gateway logged nothing",
@@ -275,6 +278,9 @@ type ScenarioJSON struct {
 	CauseDetail             map[string]int64            `json:"cause_detail"` // cause/subkind, e.g. keepalive-race/linger
 	Explanations            []ExplanationJSON           `json:"explanations"` // every failure (the first 200), visible ones first, then those a retry hid
 	Verdict                 string                      `json:"verdict"`
+	// Check is the race rule's decision for the scenario's gateway, backend
+	// and link in the real world: what `gwsim check --json` prints for it.
+	Check *CheckJSON `json:"check,omitempty"`
 	// Model is the analytic model's prediction beside the measurement:
 	// the share of requests answered with the race status.
 	Model *ModelJSON `json:"model,omitempty"`
@@ -345,6 +351,9 @@ func scenarioJSON(r *scenarios.Result) ScenarioJSON {
 		WallSeconds: r.Wall.Seconds(), Failures: r.Failures, Gateway: r.Profile.Name, TimeScale: r.TimeScale,
 		LinkLatencySeconds: r.LinkLatency.Seconds(), Retries: r.Retries,
 		StatusByMethod: map[string]map[string]int64{}, Explanations: []ExplanationJSON{},
+	}
+	if c, _, err := ScenarioCheck(r.Scenario, 0, 0); err == nil {
+		s.Check = &c
 	}
 	if r.Err != nil {
 		s.Error = r.Err.Error()

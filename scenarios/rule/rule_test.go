@@ -1,0 +1,81 @@
+package rule
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestDecide: the rule at its edges.
+func TestDecide(t *testing.T) {
+	const (
+		s = time.Second
+		w = 2 * time.Millisecond // a round trip of 1 ms plus 1 ms of timer slack
+	)
+	for _, tc := range []struct {
+		name string
+		in   Setting
+		want Verdict
+		rec  time.Duration
+		says string
+	}{
+		{"equal", Setting{GatewayIdle: 60 * s, BackendKeepAlive: 60 * s, Window: w}, Unsafe, 90 * s, "60 s <= gateway idle 60 s"},
+		{"backend first", Setting{GatewayIdle: 60 * s, BackendKeepAlive: 5 * s, Window: w}, Unsafe, 90 * s, "set the backend keep-alive to 90 s"},
+		{"one round trip apart", Setting{GatewayIdle: 60 * s, BackendKeepAlive: 60*s + time.Millisecond, Window: w}, Marginal, 90 * s, "less than the race window 2 ms"},
+		{"just under the window", Setting{GatewayIdle: 60 * s, BackendKeepAlive: 60*s + w - 1, Window: w}, Marginal, 90 * s, "raise the backend keep-alive to 90 s"},
+		{"the window apart", Setting{GatewayIdle: 60 * s, BackendKeepAlive: 60*s + w, Window: w}, Safe, 90 * s, "always closes idle connections first"},
+		{"61 s behind 60 s, real-world slack", Setting{GatewayIdle: 60 * s, BackendKeepAlive: 61 * s}, Marginal, 90 * s, "by only 1 s"},
+		{"65 s behind 60 s", Setting{GatewayIdle: 60 * s, BackendKeepAlive: 65 * s}, Safe, 90 * s, "90 s leaves more headroom"},
+		{"120 s behind 60 s", Setting{GatewayIdle: 60 * s, BackendKeepAlive: 120 * s}, Safe, 90 * s, "nothing to change"},
+		{"no limit, Apache", Setting{BackendKeepAlive: 5 * s}, Unsafe, 300 * s, "set the backend keep-alive to 300 s"},
+		{"no limit, the seed's 300 s", Setting{BackendKeepAlive: 300 * s}, Marginal, 300 * s, "mitigated, not removed"},
+		{"keep-alive off", Setting{GatewayIdle: 60 * s}, Safe, 90 * s, "keep-alive off"},
+		{"backend never closes", Setting{GatewayIdle: 60 * s, BackendNoLimit: true}, Safe, 90 * s, "never closes an idle connection"},
+		{"no reuse", Setting{GatewayNoReuse: true, BackendKeepAlive: 5 * s}, Safe, 0, "new backend connection for every request"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := Decide(tc.in)
+			if d.Verdict != tc.want || d.Recommended != tc.rec {
+				t.Fatalf("verdict %s, recommended %s; want %s, %s (%s)", d.Verdict, d.Recommended, tc.want, tc.rec, d.Rule)
+			}
+			if text := d.Rule + " / " + d.Advice; !strings.Contains(text, tc.says) {
+				t.Errorf("%q lacks %q", text, tc.says)
+			}
+		})
+	}
+}
+
+// TestRecommend: half the idle limit, between 5 s and a minute, at least
+// twice the window, rounded up to 5 s.
+func TestRecommend(t *testing.T) {
+	const s = time.Second
+	for _, tc := range []struct{ g, w, want time.Duration }{
+		{60 * s, time.Millisecond, 90 * s},     // Application Gateway V2, ALB, nginx: the seed's 90-120 s
+		{600 * s, time.Millisecond, 660 * s},   // GCP
+		{3600 * s, time.Millisecond, 3660 * s}, // Envoy's hour: capped at a minute
+		{4 * s, time.Millisecond, 10 * s},      // at least 5 s, rounded up to 5 s
+		{60 * s, 20 * s, 100 * s},              // a wide window: twice it
+		{0, time.Millisecond, NoLimitKeepAlive},
+	} {
+		if got := Recommend(tc.g, tc.w); got != tc.want {
+			t.Errorf("Recommend(%s, %s) = %s, want %s", tc.g, tc.w, got, tc.want)
+		}
+	}
+}
+
+// TestRaceWindow: [K − W, min(K, G)), empty exactly when K >= G + W.
+func TestRaceWindow(t *testing.T) {
+	const ms = time.Millisecond
+	for _, tc := range []struct{ k, g, w, from, to time.Duration }{
+		{50 * ms, 600 * ms, 2 * ms, 48 * ms, 50 * ms},
+		{50 * ms, 0, 2 * ms, 48 * ms, 50 * ms},
+		{601 * ms, 600 * ms, 2 * ms, 599 * ms, 600 * ms},
+		{602 * ms, 600 * ms, 2 * ms, 600 * ms, 600 * ms},
+		{1 * ms, 0, 2 * ms, 0, 1 * ms},
+	} {
+		from, to := RaceWindow(tc.k, tc.g, tc.w)
+		if from != tc.from || to != tc.to {
+			t.Errorf("RaceWindow(%s, %s, %s) = [%s, %s), want [%s, %s)", tc.k, tc.g, tc.w, from, to, tc.from, tc.to)
+		}
+	}
+}

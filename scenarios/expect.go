@@ -303,8 +303,20 @@ func (r Rate) Holds(n, total int64) bool {
 // gateway's client keep-alive).
 const CauseClientIdleRace = "client-idle-race"
 
+// CauseBackendClosedReused is a failure on a reused connection that the
+// backend closed before any answer byte when nothing shows its keep-alive
+// closed it: no backend events tell, and the connection's idle age does
+// not fit the backend's keep-alive (known from the scenario, or from a
+// cluster of the failures' idle ages). A backend that drops requests looks
+// like this; the keep-alive race is named only on evidence.
+const CauseBackendClosedReused = "backend-closed-reused-connection"
+
+// explainCauses are the causes the explanation engine names beside the
+// gateway's own (proxy.Causes).
+var explainCauses = []string{CauseClientIdleRace, CauseBackendClosedReused}
+
 func knownCause(c string) bool {
-	return c == CauseClientIdleRace || slices.Contains(proxy.Causes, c)
+	return slices.Contains(explainCauses, c) || slices.Contains(proxy.Causes, c)
 }
 
 var clientErrorKinds = []string{load.KindReset, load.KindEOF, load.KindTimeout, load.KindRefused, load.KindCanceled, load.KindOther}
@@ -342,7 +354,7 @@ func (e *Expect) validate(s *Scenario) error {
 	}
 	for _, c := range sortedKeys(e.Causes) {
 		if !knownCause(c) {
-			return ferr("expect.causes", "unknown cause %q (want one of %s)", c, strings.Join(append(slices.Clone(proxy.Causes[1:]), CauseClientIdleRace), ", "))
+			return ferr("expect.causes", "unknown cause %q (want one of %s)", c, strings.Join(append(slices.Clone(proxy.Causes[1:]), explainCauses...), ", "))
 		}
 	}
 	for _, c := range e.OnlyCauses {

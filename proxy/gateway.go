@@ -266,11 +266,18 @@ type Stats struct {
 	ByMethod  map[string]map[int]int64 // responses by request method, then status
 	Causes    map[string]int64         // by cause, failures only
 	Retries   int64
-	Failures  []FailureSample // the first failed exchanges (up to 200), races included
+	// RacesMet counts every exchange that met the keep-alive race, those
+	// the retry policy sent again included: the count, where Failures is a
+	// sample.
+	RacesMet int64
+	// Failures is a sample: the first maxFailureSamples failed exchanges,
+	// races included; FailuresDropped counts the failures past it.
+	Failures        []FailureSample
+	FailuresDropped int64
 }
 
-// Races returns the failures that met the keep-alive race, retried ones
-// included.
+// Races returns the sampled failures that met the keep-alive race, retried
+// ones included (RacesMet counts them all).
 func (s Stats) Races() []FailureSample {
 	var out []FailureSample
 	for _, f := range s.Failures {
@@ -304,8 +311,13 @@ type statsRecorder struct {
 	byMethod  map[string]map[int]int64
 	causes    map[string]int64
 	failures  []FailureSample
+	dropped   int64
+	races     int64
 	started   time.Time
 }
+
+// maxFailureSamples bounds Stats.Failures: a long run keeps its memory.
+const maxFailureSamples = 200
 
 func (s *statsRecorder) init() {
 	s.responses, s.causes, s.byMethod = map[int]int64{}, map[string]int64{}, map[string]map[int]int64{}
@@ -313,7 +325,11 @@ func (s *statsRecorder) init() {
 }
 
 func (s *statsRecorder) sample(cause string, e *RoundTripError, method string, retried bool) {
-	if len(s.failures) >= 200 {
+	if cause == CauseKeepaliveRace {
+		s.races++
+	}
+	if len(s.failures) >= maxFailureSamples {
+		s.dropped++
 		return
 	}
 	s.failures = append(s.failures, FailureSample{
@@ -357,7 +373,7 @@ func (g *Gateway) Stats() Stats {
 	defer s.mu.Unlock()
 	out := Stats{
 		Responses: maps.Clone(s.responses), Causes: maps.Clone(s.causes), ByMethod: map[string]map[int]int64{},
-		Retries: s.retries.Load(), Failures: append([]FailureSample(nil), s.failures...),
+		Retries: s.retries.Load(), RacesMet: s.races, Failures: append([]FailureSample(nil), s.failures...), FailuresDropped: s.dropped,
 	}
 	for m, st := range s.byMethod {
 		out.ByMethod[m] = maps.Clone(st)

@@ -289,7 +289,7 @@ func RunMatrix(ctx context.Context, cells []*Cell, opt MatrixOptions) {
 				c.Err = r.Err
 			}
 			c.Requests += r.Requests
-			c.Races += int64(len(r.Gateway.Races()))
+			c.Races += r.Gateway.RacesMet
 			c.Failed += r.RaceAnswers()
 			c.Wall = max(c.Wall, r.Wall)
 		}

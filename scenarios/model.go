@@ -262,11 +262,5 @@ func (r *Result) RaceAnswers() int64 {
 	if r.Analysis != nil {
 		return r.Analysis.Causes[proxy.CauseKeepaliveRace] // joined with the backend's events
 	}
-	var n int64
-	for _, f := range r.Gateway.Races() {
-		if !f.Retried {
-			n++
-		}
-	}
-	return n
+	return r.Gateway.Causes[proxy.CauseKeepaliveRace] // answers, counted whole (not the failure sample)
 }

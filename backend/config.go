@@ -2,7 +2,6 @@ package backend
 
 import (
 	"fmt"
-	"github.com/gwsim/gwsim/scenarios/event"
 	"strings"
 	"time"
 )
@@ -104,9 +103,10 @@ type Config struct {
 	// ReadHeaderTimeout bounds reading a request's headers once its first
 	// byte arrived, and each wait for more bytes of its body. 0 = 10 s.
 	ReadHeaderTimeout time.Duration
-	// Events receives connection events (accept, request, response, idle
-	// close with its style and deadline, race trap); nil = none.
-	Events event.Sink
+	// Trace observes the backend (configuration, accept, request,
+	// response, race trap, close with its reason, style and deadline); nil
+	// = none.
+	Trace *Trace
 }
 
 // Defaults applied by New for zero fields.

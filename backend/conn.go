@@ -11,8 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gwsim/gwsim/scenarios/event"
-
 	"go.uber.org/zap"
 )
 
@@ -56,7 +54,9 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
 	c.br = bufio.NewReader(c.lr)
 	c.bw = bufio.NewWriter(nc)
 	s.update(func(st *Stats) { st.Connections++ })
-	c.emit(event.Event{Kind: event.ConnOpened}, time.Time{})
+	if t := c.s.trace; t != nil && t.ConnOpened != nil {
+		t.ConnOpened(c.ref(c.accepted))
+	}
 	s.m.connections.Inc()
 	s.m.open.Inc()
 	defer s.m.open.Dec()
@@ -102,7 +102,7 @@ func (c *conn) awaitRequest(ctx context.Context) bool {
 	if !c.s.now().cfg.RaceTrap || !c.s.now().cfg.keepAlive() { // keep-alive off: a first-request timeout, no trap
 		c.deadline = deadline
 		at := c.closeStyled(c.s.now().cfg.Close)
-		c.recordIdleClose(at.Sub(deadline), string(c.s.now().cfg.Close), reasonIdle)
+		c.recordIdleClose(at.Sub(deadline), c.s.now().cfg.Close, CloseIdle)
 		return false
 	}
 
@@ -111,7 +111,9 @@ func (c *conn) awaitRequest(ctx context.Context) bool {
 	lateness := time.Since(deadline)
 	c.s.update(func(st *Stats) { st.TrapsArmed++ })
 	c.deadline = deadline
-	c.emit(event.Event{Kind: event.TrapArmed, Deadline: deadline, Idle: c.idleFor()}, time.Time{})
+	if t := c.s.trace; t != nil && t.TrapArmed != nil {
+		t.TrapArmed(c.ref(time.Now()), TrapInfo{Deadline: deadline, Idle: c.idleFor()})
+	}
 	if c.s.onTrapArmed != nil {
 		c.s.onTrapArmed()
 	}
@@ -128,7 +130,7 @@ func (c *conn) awaitRequest(ctx context.Context) bool {
 		return false
 	}
 	c.closeStyled(c.s.now().cfg.Close)
-	c.recordIdleClose(lateness, styleTrap, reasonTrap)
+	c.recordIdleClose(lateness, StyleTrap, CloseTrap)
 	return false
 }
 
@@ -137,7 +139,9 @@ func (c *conn) awaitRequest(ctx context.Context) bool {
 func (c *conn) handleRequest(ctx context.Context) bool {
 	cfg := &c.s.now().cfg
 	arrival := time.Now()
-	c.emit(event.Event{Kind: event.RequestReceived, Idle: arrival.Sub(c.idleSince()), Requests: c.served + 1}, arrival)
+	if t := c.s.trace; t != nil && t.RequestReceived != nil {
+		t.RequestReceived(c.ref(arrival), RequestInfo{Idle: arrival.Sub(c.idleSince()), Requests: c.served + 1})
+	}
 	if c.s.onRequest != nil {
 		c.s.onRequest()
 	}
@@ -199,14 +203,14 @@ func (c *conn) handleRequest(ctx context.Context) bool {
 	}
 	c.s.update(func(st *Stats) { st.Requests++ })
 
-	closeReason := ""
+	var closeReason CloseReason
 	switch {
 	case !cfg.keepAlive():
-		closeReason = reasonKeepAliveOff
+		closeReason = CloseKeepAliveOff
 	case cfg.MaxKeepAliveRequests > 0 && c.served+1 >= cfg.MaxKeepAliveRequests:
-		closeReason = reasonMaxRequests
+		closeReason = CloseMaxRequests
 	case req.Close: // `Connection: close`, or HTTP/1.0 without keep-alive
-		closeReason = reasonPeer
+		closeReason = ClosePeer
 	}
 
 	if cfg.Delay > 0 && !sleepCtx(ctx, cfg.Delay) {
@@ -221,12 +225,12 @@ func (c *conn) handleRequest(ctx context.Context) bool {
 		return true
 	}
 	c.closeStyled(cfg.Close)
-	c.logClose(closeReason, string(cfg.Close))
-	c.s.m.closes.WithLabelValues(closeReason).Inc()
+	c.logClose(closeReason, cfg.Close)
+	c.s.m.closes.WithLabelValues(string(closeReason)).Inc()
 	switch closeReason {
-	case reasonKeepAliveOff:
+	case CloseKeepAliveOff:
 		c.s.update(func(st *Stats) { st.KeepAliveOffCloses++ })
-	case reasonMaxRequests:
+	case CloseMaxRequests:
 		c.s.update(func(st *Stats) { st.MaxRequestCloses++ })
 	}
 	return false
@@ -266,8 +270,8 @@ func (c *conn) fault(ctx context.Context, f Fault) {
 		}
 	}
 	c.closeStyled(CloseRST)
-	c.logClose(reasonFault, string(CloseRST))
-	c.s.m.closes.WithLabelValues(reasonFault).Inc()
+	c.logClose(CloseFault, CloseRST)
+	c.s.m.closes.WithLabelValues(string(CloseFault)).Inc()
 	c.s.update(func(st *Stats) { st.FaultCloses++ })
 }
 
@@ -283,18 +287,18 @@ func (c *conn) badRequest(ctx context.Context, status int, why string) {
 		return
 	}
 	c.closeAfterError()
-	c.logClose(reasonBadRequest, string(CloseFIN))
-	c.s.m.closes.WithLabelValues(reasonBadRequest).Inc()
+	c.logClose(CloseBadRequest, CloseFIN)
+	c.s.m.closes.WithLabelValues(string(CloseBadRequest)).Inc()
 }
 
 // recordIdleClose counts a close by the keep-alive timer or the race trap.
-func (c *conn) recordIdleClose(lateness time.Duration, style, reason string) {
+func (c *conn) recordIdleClose(lateness time.Duration, style CloseStyle, reason CloseReason) {
 	c.logClose(reason, style)
-	c.s.m.idleCloses.WithLabelValues(style).Inc()
-	c.s.m.closes.WithLabelValues(reason).Inc()
+	c.s.m.idleCloses.WithLabelValues(string(style)).Inc()
+	c.s.m.closes.WithLabelValues(string(reason)).Inc()
 	c.s.update(func(st *Stats) {
 		st.IdleCloses++
-		if reason == reasonTrap {
+		if reason == CloseTrap {
 			st.TrapCloses++
 		}
 		if len(st.IdleCloseLateness) < maxLatenessSamples {
@@ -307,12 +311,12 @@ func (c *conn) recordIdleClose(lateness time.Duration, style, reason string) {
 func (c *conn) closeQuiet(ctx context.Context) {
 	c.nc.Close()
 	c.closedAt = time.Now()
-	reason := reasonPeer
+	reason := ClosePeer
 	if ctx.Err() != nil {
-		reason = reasonShutdown
+		reason = CloseShutdown
 	}
 	c.logClose(reason, "none")
-	c.s.m.closes.WithLabelValues(reason).Inc()
+	c.s.m.closes.WithLabelValues(string(reason)).Inc()
 }
 
 func (c *conn) idleFor() time.Duration { return time.Since(c.idleSince()) }
@@ -326,37 +330,28 @@ func (c *conn) idleSince() time.Time {
 	return c.lastWrite
 }
 
-// emit sends e about this connection, stamped at (now when zero).
-func (c *conn) emit(e event.Event, at time.Time) {
-	sink := c.s.events
-	if sink == nil {
-		return
-	}
-	e.Actor, e.Conn, e.Local, e.Remote = event.Backend, c.id, c.local, c.remote
-	if at.IsZero() {
-		sink.Emit(e)
-		return
-	}
-	sink(event.At(e, at))
+// ref names this connection at the moment at.
+func (c *conn) ref(at time.Time) ConnRef {
+	return ConnRef{At: at, ID: c.id, Local: c.local, Remote: c.remote}
 }
 
-func (c *conn) logClose(reason, style string) {
-	if c.s.events != nil {
-		initiator := "backend"
-		if reason == reasonPeer {
-			initiator = "peer"
+func (c *conn) logClose(reason CloseReason, style CloseStyle) {
+	if t := c.s.trace; t != nil && t.Closed != nil {
+		initiator := ByBackend
+		if reason == ClosePeer {
+			initiator = ByPeer
 		}
 		at := c.closedAt
 		if at.IsZero() {
 			at = time.Now()
 		}
-		c.emit(event.Event{Kind: event.Closed, Initiator: initiator, Reason: reason, Style: style,
-			Deadline: c.deadline, Idle: at.Sub(c.idleSince()), Requests: c.served}, at)
+		t.Closed(c.ref(at), CloseInfo{Initiator: initiator, Reason: reason, Style: style,
+			Deadline: c.deadline, Idle: at.Sub(c.idleSince()), Requests: c.served})
 	}
 	if ce := c.s.log.Check(zap.DebugLevel, "backend close"); ce != nil {
 		ce.Write(zap.Uint64("conn_id", c.id), zap.String("remote", c.remote),
-			zap.Duration("idle_for", c.idleFor()), zap.String("reason", reason),
-			zap.String("style", style), zap.Int("served", c.served))
+			zap.Duration("idle_for", c.idleFor()), zap.String("reason", string(reason)),
+			zap.String("style", string(style)), zap.Int("served", c.served))
 	}
 }
 

@@ -8,22 +8,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Close reasons: the values of the `reason` label of
-// gwsim_backend_closes_total and of the `reason` log field.
-const (
-	reasonIdle         = "idle"
-	reasonTrap         = "trap"
-	reasonMaxRequests  = "max-requests"
-	reasonKeepAliveOff = "keepalive-off"
-	reasonFault        = "fault"
-	reasonPeer         = "peer"
-	reasonBadRequest   = "bad-request"
-	reasonShutdown     = "shutdown"
-)
-
-// styleTrap is the `style` label of idle closes done by the race trap.
-const styleTrap = "trap"
-
 // metrics are the backend's Prometheus collectors. They always exist; they
 // are registered only when New got a non-nil Registerer.
 type metrics struct {
@@ -98,12 +82,11 @@ func newMetrics(reg prometheus.Registerer, keepAliveSeconds float64) (*metrics, 
 		}
 	}
 	// Export every label value of the fixed sets from the start.
-	for _, r := range []string{reasonIdle, reasonTrap, reasonMaxRequests, reasonKeepAliveOff,
-		reasonFault, reasonPeer, reasonBadRequest, reasonShutdown} {
-		m.closes.WithLabelValues(r)
+	for _, r := range CloseReasons {
+		m.closes.WithLabelValues(string(r))
 	}
-	for _, s := range []string{string(CloseFIN), string(CloseRST), string(CloseLinger), styleTrap} {
-		m.idleCloses.WithLabelValues(s)
+	for _, s := range []CloseStyle{CloseFIN, CloseRST, CloseLinger, StyleTrap} {
+		m.idleCloses.WithLabelValues(string(s))
 	}
 	m.keepAlive.Set(keepAliveSeconds)
 	return m, nil

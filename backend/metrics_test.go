@@ -49,8 +49,8 @@ gwsim_backend_open_connections 0
 		{"requests 400", srv.m.requests.WithLabelValues("400"), 1},
 		{"idle closes rst", srv.m.idleCloses.WithLabelValues("rst"), 1},
 		{"idle closes fin", srv.m.idleCloses.WithLabelValues("fin"), 0},
-		{"closes idle", srv.m.closes.WithLabelValues(reasonIdle), 1},
-		{"closes bad-request", srv.m.closes.WithLabelValues(reasonBadRequest), 1},
+		{"closes idle", srv.m.closes.WithLabelValues(string(CloseIdle)), 1},
+		{"closes bad-request", srv.m.closes.WithLabelValues(string(CloseBadRequest)), 1},
 		{"keep-alive seconds", srv.m.keepAlive, 0.05},
 	}
 	for _, ck := range checks {

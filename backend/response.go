@@ -5,8 +5,6 @@ import (
 	"net/http"
 	"strconv"
 	"time"
-
-	"github.com/gwsim/gwsim/scenarios/event"
 )
 
 // badRequestLinger bounds the drain after a 400/408, so the error response
@@ -105,7 +103,9 @@ func (c *conn) writeResponse(req *http.Request, status int, last bool) error {
 		return err
 	}
 	c.served++
-	c.emit(event.Event{Kind: event.ResponseWritten, Status: status, Requests: c.served}, c.lastWrite)
+	if t := s.trace; t != nil && t.ResponseWritten != nil {
+		t.ResponseWritten(c.ref(c.lastWrite), ResponseInfo{Status: status, Requests: c.served})
+	}
 	s.m.response(status)
 	s.update(func(st *Stats) { st.Responses[status]++ })
 	return nil

@@ -11,8 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/gwsim/gwsim/scenarios/event"
-
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 )
@@ -56,10 +54,10 @@ type Stats struct {
 // Server is the toy HTTP/1.1 backend. It runs its own connection loop (not
 // net/http.Server) so that keep-alive timing and close style are exact.
 type Server struct {
-	cur    atomic.Pointer[live] // the configuration in force; swapped by Update
-	events event.Sink           // from the Config given to New
-	log    *zap.Logger
-	m      *metrics
+	cur   atomic.Pointer[live] // the configuration in force; swapped by Update
+	trace *Trace               // from the Config given to New
+	log   *zap.Logger
+	m     *metrics
 
 	nextID  atomic.Uint64
 	serving atomic.Bool
@@ -91,10 +89,10 @@ func New(cfg Config, logger *zap.Logger, reg prometheus.Registerer) (*Server, er
 		return nil, err
 	}
 	s := &Server{
-		events: cfg.Events,
-		log:    logger,
-		m:      m,
-		stats:  Stats{Responses: map[int]int64{}},
+		trace: cfg.Trace,
+		log:   logger,
+		m:     m,
+		stats: Stats{Responses: map[int]int64{}},
 	}
 	s.cur.Store(newLive(cfg))
 	now := time.Now()
@@ -135,7 +133,7 @@ func (s *Server) Update(cfg Config) error {
 	}
 	cfg = cfg.withDefaults()
 	cfg.Faults = slices.Clone(cfg.Faults)
-	cfg.Events = s.events
+	cfg.Trace = s.trace
 	old := s.now().cfg
 	s.cur.Store(newLive(cfg))
 	s.m.keepAlive.Set(keepAliveSeconds(cfg))
@@ -154,11 +152,12 @@ func (s *Server) Elapsed() time.Duration { return time.Since(s.start()) }
 // start is when Serve started (when New ran, before that).
 func (s *Server) start() time.Time { return *s.started.Load() }
 
-// emitConfig states the configuration in force as a config event.
+// emitConfig states the configuration in force to the trace.
 func (s *Server) emitConfig(addr string) {
 	cfg := s.now().cfg
-	s.events.Emit(event.Event{Actor: event.Backend, Kind: event.Config, Addr: addr,
-		KeepAlive: s.keepAliveForEvents(), CloseStyle: string(cfg.Close), RaceTrap: cfg.RaceTrap})
+	if s.trace != nil && s.trace.Config != nil {
+		s.trace.Config(ConfigInfo{At: time.Now(), Addr: addr, KeepAlive: s.keepAliveForEvents(), Close: cfg.Close, RaceTrap: cfg.RaceTrap})
+	}
 }
 
 func keepAliveSeconds(cfg Config) float64 {
@@ -258,7 +257,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return err
 }
 
-// keepAliveForEvents is the keep-alive as config events state it: -1 for no
+// keepAliveForEvents is the keep-alive as the trace states it: -1 for no
 // limit, 0 for off.
 func (s *Server) keepAliveForEvents() time.Duration {
 	cfg := s.now().cfg

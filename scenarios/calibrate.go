@@ -116,7 +116,7 @@ func measureOneClose(ctx context.Context, addr string, limit time.Duration) clos
 // metrics: the scenario's analysis must not see the probes) and measures
 // its close with MeasureClose.
 func measureBackendClose(ctx context.Context, cfg backend.Config) (time.Duration, error) {
-	cfg.Events = nil
+	cfg.Trace = nil
 	srv, err := backend.New(cfg, nil, nil)
 	if err != nil {
 		return 0, err

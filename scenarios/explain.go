@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gwsim/gwsim/backend"
 	"github.com/gwsim/gwsim/proxy"
 	"github.com/gwsim/gwsim/scenarios/event"
 )
@@ -379,7 +380,7 @@ func explainUpstream(a *Analysis, cause string, status int, method string, at ti
 	}
 	if be == nil {
 		if fail.Reused && cause == proxy.CauseKeepaliveRace {
-			x.ClosedFirst = "backend" // the gateway saw EOF/RST before any response byte
+			x.ClosedFirst = string(backend.ByBackend) // the gateway saw EOF/RST before any response byte
 		}
 		return x
 	}
@@ -391,11 +392,11 @@ func explainUpstream(a *Analysis, cause string, status int, method string, at ti
 		return x
 	}
 	x.CloseStyle = cl.Style
-	switch cl.Reason {
-	case "idle", "trap":
-		x.ClosedFirst = "backend"
+	switch backend.CloseReason(cl.Reason) {
+	case backend.CloseIdle, backend.CloseTrap:
+		x.ClosedFirst = string(backend.ByBackend)
 		x.CloseAt = cl.Time
-		if cl.Reason == "trap" {
+		if backend.CloseReason(cl.Reason) == backend.CloseTrap {
 			if armed := be.first(event.TrapArmed); armed != nil {
 				x.CloseAt = armed.Time
 			}
@@ -404,15 +405,15 @@ func explainUpstream(a *Analysis, cause string, status int, method string, at ti
 		if fail.Reused && cause != proxy.CauseClientClosed && cause != proxy.CauseBackendTimeout {
 			x.Cause, x.Subkind = proxy.CauseKeepaliveRace, cl.Style
 		}
-	case "fault":
-		x.ClosedFirst = "backend"
+	case backend.CloseFault:
+		x.ClosedFirst = string(backend.ByBackend)
 		x.CloseAt = cl.Time
 		if x.Cause == proxy.CauseKeepaliveRace {
 			// The backend had the request and cut the connection: not the race.
 			x.Cause = proxy.CauseBackendResetMidRequest
 		}
-	case "peer", "shutdown":
-		x.ClosedFirst = "gateway"
+	case backend.ClosePeer, backend.CloseShutdown:
+		x.ClosedFirst = string(proxy.ByGateway)
 	}
 	return x
 }
@@ -490,10 +491,10 @@ func lane(gw, be *connLog, idx answerIndex) Lane {
 		if o := be.first(event.ConnOpened); o != nil {
 			l.BackendConn = o.Conn
 		}
-		if cl := be.first(event.Closed); cl != nil && cl.Initiator == "backend" {
+		if cl := be.first(event.Closed); cl != nil && backend.Initiator(cl.Initiator) == backend.ByBackend {
 			// The backend's close is the one that matters when it came first.
 			if l.Closed.IsZero() || !cl.Time.After(l.Closed) || l.ClosedBy == string(proxy.ByBackend) {
-				l.Closed, l.ClosedBy, l.CloseStyle, l.CloseReason = cl.Time, "backend", cl.Style, cl.Reason
+				l.Closed, l.ClosedBy, l.CloseStyle, l.CloseReason = cl.Time, string(backend.ByBackend), cl.Style, cl.Reason
 			}
 		}
 	}
@@ -522,14 +523,14 @@ func (x *Explanation) Story(start time.Time) string {
 			method, rel(x.At, start), x.GatewayConn, x.Local, x.Remote, dur(x.ConnAge), x.Requests, dur(x.Idle))
 		if x.HasDelta {
 			what := "closed it"
-			switch x.Subkind {
-			case "fin":
+			switch backend.CloseStyle(x.Subkind) {
+			case backend.CloseFIN:
 				what = "closed it (FIN)"
-			case "rst":
+			case backend.CloseRST:
 				what = "reset it (RST)"
-			case "linger":
+			case backend.CloseLinger:
 				what = "closed it (lingering close: FIN, then drain)"
-			case "trap":
+			case backend.StyleTrap:
 				what = "expired it under the race trap"
 			}
 			ka := ""

@@ -175,7 +175,7 @@ func run(ctx context.Context, s *Scenario, opt Options, scale float64, r *Result
 			opt.Events(e)
 		}
 	})
-	r.Backend.Events = sink
+	r.Backend.Trace = event.BackendTrace(sink)
 	actx, stop := context.WithCancel(ctx)
 	defer stop()
 	var wg sync.WaitGroup

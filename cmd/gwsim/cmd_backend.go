@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/gwsim/gwsim/backend"
+	"github.com/gwsim/gwsim/scenarios/event"
 )
 
 func cmdBackend(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -100,7 +101,7 @@ defaults; flags override them. --time-scale multiplies every duration.`,
 		return exitRuntime
 	}
 	defer closeEvents()
-	cfg.Events = events
+	cfg.Trace = event.BackendTrace(events)
 	srv, err := backend.New(cfg, log, reg)
 	if err != nil {
 		return usage(err.Error())

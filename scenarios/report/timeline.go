@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gwsim/gwsim/backend"
 	"github.com/gwsim/gwsim/proxy"
 	"github.com/gwsim/gwsim/scenarios"
 )
@@ -471,8 +472,8 @@ func (t *timeline) closeMark(l *scenarios.Lane, cy float64) notePart {
 	mark, c := gatewayTick(x, cy, colQuiet), colQuiet
 	switch {
 	case l.ClosedBy == string(proxy.ByBackend):
-		switch l.CloseReason {
-		case "idle", "trap", "fault", "":
+		switch backend.CloseReason(l.CloseReason) {
+		case backend.CloseIdle, backend.CloseTrap, backend.CloseFault, "":
 			mark, c = cross(x, cy, colBackend), colBackend
 		default:
 			mark = cross(x, cy, colQuiet)
@@ -495,10 +496,10 @@ func closeLabel(l *scenarios.Lane) string {
 		return strings.TrimSpace(who + " " + l.CloseReason)
 	}
 	s := who + " " + l.CloseStyle
-	if l.CloseStyle == "fin" || l.CloseStyle == "rst" {
+	if st := backend.CloseStyle(l.CloseStyle); st == backend.CloseFIN || st == backend.CloseRST {
 		s = who + " " + strings.ToUpper(l.CloseStyle)
 	}
-	if l.CloseReason != "idle" && l.CloseReason != "trap" && l.CloseReason != "" {
+	if r := backend.CloseReason(l.CloseReason); r != backend.CloseIdle && r != backend.CloseTrap && r != "" {
 		s += " (" + l.CloseReason + ")"
 	}
 	return s

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gwsim/gwsim/backend"
 	"github.com/gwsim/gwsim/proxy"
 	"github.com/gwsim/gwsim/scenarios"
 )
@@ -150,13 +151,13 @@ func (t *timeline) inset(top float64, x *scenarios.Explanation) {
 
 // closeWords names the backend's close in a sentence and as an event.
 func closeWords(subkind string) (noun, event string) {
-	switch subkind {
-	case "fin", "rst":
+	switch backend.CloseStyle(subkind) {
+	case backend.CloseFIN, backend.CloseRST:
 		s := strings.ToUpper(subkind)
 		return s, "backend sends " + s + " (keep-alive fired)"
-	case "linger":
+	case backend.CloseLinger:
 		return "lingering close (FIN)", "backend lingering close: FIN (keep-alive fired)"
-	case "trap":
+	case backend.StyleTrap:
 		return "keep-alive expiry (race trap armed)", "backend keep-alive expired: trap armed"
 	}
 	return "close", "backend closed"

@@ -219,7 +219,7 @@ func startGwsimEvents(b *testing.B, backendAddr string, sink event.Sink) (string
 	if err != nil {
 		b.Fatal(err)
 	}
-	gw, err := proxy.New(proxy.Config{Profile: p, Backends: []string{backendAddr}, Events: sink}, nil, nil)
+	gw, err := proxy.New(proxy.Config{Profile: p, Backends: []string{backendAddr}, Trace: event.GatewayTrace(sink)}, nil, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -16,8 +16,6 @@ import (
 	"time"
 
 	"go.uber.org/zap"
-
-	"github.com/gwsim/gwsim/scenarios/event"
 )
 
 // The gateway's client side is its own HTTP/1.1 connection loop, not
@@ -65,9 +63,7 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 	hard, cutExchanges := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer cutExchanges(nil)
 	f := &front{g: g, hard: hard, conns: map[*frontConn]struct{}{}}
-	if g.cfg.Events != nil {
-		g.emitConfig(ln.Addr().String())
-	}
+	g.emitConfig(ln.Addr().String())
 	errc := make(chan error, 1)
 	go func() { errc <- f.accept(ln) }()
 	var err error
@@ -258,21 +254,19 @@ type frontConn struct {
 // requests wait in the read buffer) until one of the sides closes.
 func (fc *frontConn) serve() {
 	g := fc.f.g
-	by, reason := string(ByGateway), "after-exchange"
+	by, reason := ByGateway, "after-exchange"
 	idleSince := time.Now()
-	if g.cfg.Events != nil {
-		g.cfg.Events.Emit(event.Event{Actor: event.Gateway, Side: event.SideDownstream, Kind: event.ConnOpened,
-			Conn: fc.id, Local: fc.local, Remote: fc.remote})
+	t := g.cfg.Trace
+	if t != nil && t.ClientOpened != nil {
+		t.ClientOpened(ClientConn{ID: fc.id, Local: fc.local, Remote: fc.remote})
 	}
 	defer func() {
 		if fc.linger {
 			fc.lingeringClose()
 		}
 		_ = fc.c.Close()
-		if g.cfg.Events != nil {
-			g.cfg.Events.Emit(event.Event{Actor: event.Gateway, Side: event.SideDownstream, Kind: event.Closed,
-				Conn: fc.id, Local: fc.local, Remote: fc.remote, Requests: fc.requests,
-				Idle: time.Since(idleSince), Initiator: by, Reason: reason})
+		if t != nil && t.ClientClosed != nil {
+			t.ClientClosed(ClientConn{ID: fc.id, Local: fc.local, Remote: fc.remote, Requests: fc.requests}, by, reason, time.Since(idleSince))
 		}
 		fc.f.unregister(fc)
 	}()
@@ -287,7 +281,7 @@ func (fc *frontConn) serve() {
 			reason = ReasonIdleTimeout
 			return
 		default:
-			by, reason = "client", ReasonPeerClosed
+			by, reason = ByClient, ReasonPeerClosed
 			return
 		}
 		if !fc.request() {

@@ -13,8 +13,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
-
-	"github.com/gwsim/gwsim/scenarios/event"
 )
 
 // Config configures a Gateway. Durations are used as given: the caller
@@ -39,10 +37,10 @@ type Config struct {
 	// (4×LinkLatency) + 50 ms of scheduling slack (races against a real
 	// Apache on a loaded 2-core machine failed up to 16 ms after the send).
 	RaceWindow time.Duration
-	// Events receives the gateway's events (both sides); nil = none.
-	Events event.Sink
-	// TimeScale is stated in the gateway's config event (the caller has
-	// already scaled Profile); 0 = 1.
+	// Trace observes the gateway (both sides); nil = none.
+	Trace *Trace
+	// TimeScale is stated to Trace.Config (the caller has already scaled
+	// Profile); 0 = 1.
 	TimeScale float64
 	// MaxReplayBody is the largest request body buffered so that a retry or
 	// a second-member attempt can send it again; 0 = 1 MiB. Larger or
@@ -115,10 +113,7 @@ func New(cfg Config, logger *zap.Logger, reg prometheus.Registerer) (*Gateway, e
 		Order:           cfg.Profile.PoolOrder,
 		LinkLatency:     cfg.LinkLatency,
 		LinkJitter:      cfg.LinkJitter,
-		Events:          cfg.Events,
-		Actor:           event.Gateway,
-		Side:            event.SideUpstream,
-		Hooks:           g.m.poolHooks(),
+		Trace:           g.m.poolTrace().Compose(cfg.upstreamTrace()),
 	})
 	return g, nil
 }
@@ -152,18 +147,24 @@ func (g *Gateway) Update(p Profile) error {
 	return nil
 }
 
-// emitConfig states the profile in force as a config event.
+// upstreamTrace is the trace's hooks on the backend pool, if any.
+func (cfg *Config) upstreamTrace() PoolTrace {
+	if cfg.Trace == nil {
+		return PoolTrace{}
+	}
+	return cfg.Trace.Upstream
+}
+
+// emitConfig states the profile in force to the trace.
 func (g *Gateway) emitConfig(addr string) {
-	if g.cfg.Events == nil {
+	if g.cfg.Trace == nil || g.cfg.Trace.Config == nil {
 		return
 	}
 	scale := g.cfg.TimeScale
 	if scale == 0 {
 		scale = 1
 	}
-	p := g.prof()
-	g.cfg.Events.Emit(event.Event{Actor: event.Gateway, Kind: event.Config, Profile: p.Name, Addr: addr,
-		KeepAlive: p.ClientKeepAlive, IdleTimeout: p.BackendIdleTimeout, TimeScale: scale})
+	g.cfg.Trace.Config(ConfigInfo{Addr: addr, Profile: *g.prof(), TimeScale: scale})
 }
 
 // RaceWindow is the race window in force (Config.RaceWindow, its default
@@ -221,13 +222,8 @@ func (g *Gateway) finish(fc *frontConn, r *http.Request, x *exchangeLog) {
 	g.m.response(x.status, x.failure.Cause)
 	g.m.duration.Observe(taken.Seconds())
 	g.stats.record(x, method)
-	if g.cfg.Events != nil {
-		e := event.Event{Actor: event.Gateway, Kind: event.Answered, Side: event.SideDownstream, Conn: x.conn.ID,
-			Local: x.conn.Local, Remote: x.member, Peer: fc.remote, Method: method, Status: x.status, Cause: x.failure.Cause}
-		if x.rtErr != nil {
-			e.ErrKind, e.Err = event.ErrKind(x.rtErr), x.rtErr.Err.Error()
-		}
-		g.cfg.Events.Emit(e)
+	if t := g.cfg.Trace; t != nil && t.Answered != nil {
+		t.Answered(Answer{Upstream: x.conn, Member: x.member, Peer: fc.remote, Method: method, Status: x.status, Cause: x.failure.Cause, Err: x.rtErr})
 	}
 	if ce := g.log.Check(zap.InfoLevel, "access"); ce != nil {
 		clientIP, clientPort, _ := net.SplitHostPort(fc.remote)

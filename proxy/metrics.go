@@ -79,8 +79,8 @@ func newMetrics(reg prometheus.Registerer, profile string) *metrics {
 	}
 }
 
-func (m *metrics) poolHooks() PoolHooks {
-	return PoolHooks{
+func (m *metrics) poolTrace() PoolTrace {
+	return PoolTrace{
 		Opened: func(ConnInfo) { m.opened.Inc(); m.open.Inc() },
 		Reused: func(_ ConnInfo, idle time.Duration) {
 			m.reuses.Inc()

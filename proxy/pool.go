@@ -12,8 +12,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/gwsim/gwsim/scenarios/event"
 )
 
 // PoolOrder is the order in which idle connections are reused.
@@ -42,6 +40,7 @@ type Initiator string
 const (
 	ByGateway Initiator = "gateway" // this side closed it (idle timeout, error, shutdown)
 	ByBackend Initiator = "backend" // the peer closed it (FIN or RST seen)
+	ByClient  Initiator = "client"  // a client connection's peer closed it
 )
 
 // Close reasons, a fixed set (they are metric label values).
@@ -63,14 +62,6 @@ type ConnInfo struct {
 	Requests int       // exchanges started on it, including the current one
 }
 
-// PoolHooks are optional callbacks; each may be nil. They run synchronously
-// on the pool's goroutines and must be quick.
-type PoolHooks struct {
-	Opened func(ConnInfo)
-	Reused func(ci ConnInfo, idleFor time.Duration)
-	Closed func(ci ConnInfo, by Initiator, reason string)
-}
-
 // PoolConfig configures a Pool. The zero value is a usable LIFO pool with no
 // idle limit, no connection limit and no link latency.
 type PoolConfig struct {
@@ -90,16 +81,10 @@ type PoolConfig struct {
 	// LinkJitter adds a random extra delay in [0, LinkJitter) to every
 	// chunk, order kept (see WithLink); 0 = none.
 	LinkJitter time.Duration
-	// Hooks observe connection life cycles.
-	Hooks PoolHooks
+	// Trace observes connections and exchanges.
+	Trace PoolTrace
 	// DialContext replaces the TCP dialer (tests dial net.Pipe); nil = TCP.
 	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
-	// Events receives connection and exchange events; nil = none.
-	Events event.Sink
-	// Actor and Side label the events: the gateway's upstream pool, or
-	// the load driver (event.Client, the default).
-	Actor event.Actor
-	Side  string
 }
 
 // Pool is an HTTP/1.1 connection pool and http.RoundTripper that never
@@ -134,9 +119,6 @@ func NewPool(cfg PoolConfig) *Pool {
 	if cfg.DialTimeout <= 0 {
 		cfg.DialTimeout = 10 * time.Second
 	}
-	if cfg.Actor == "" {
-		cfg.Actor = event.Client
-	}
 	p := &Pool{cfg: cfg, dialer: net.Dialer{Timeout: cfg.DialTimeout}, hosts: map[string]*hostConns{}}
 	p.idleTimeout.Store(int64(cfg.IdleTimeout))
 	return p
@@ -149,19 +131,9 @@ func (p *Pool) SetIdleTimeout(d time.Duration) { p.idleTimeout.Store(int64(d)) }
 // IdleTimeout is the idle limit in force.
 func (p *Pool) IdleTimeout() time.Duration { return time.Duration(p.idleTimeout.Load()) }
 
-// emit sends e, labelled with the pool's actor and side, to its sink.
-func (p *Pool) emit(e event.Event) {
-	if p.cfg.Events == nil {
-		return
-	}
-	e.Actor, e.Side = p.cfg.Actor, p.cfg.Side
-	p.cfg.Events.Emit(e)
-}
-
-// exchangeEvent is an event about the exchange on pc.
-func (pc *persistConn) exchangeEvent(kind event.Kind, req *http.Request, ex exchange) event.Event {
-	return event.Event{Kind: kind, Conn: ex.conn.ID, Local: ex.conn.Local, Remote: ex.conn.Addr,
-		Method: req.Method, Reused: ex.reused, Idle: ex.idleFor, Requests: ex.conn.Requests}
+// exchangeInfo describes the exchange of req on ex.
+func exchangeInfo(req *http.Request, ex exchange) ExchangeInfo {
+	return ExchangeInfo{Conn: ex.conn, Method: req.Method, Reused: ex.reused, Idle: ex.idleFor}
 }
 
 // RoundTripError is the error of a failed exchange: where it failed, and the
@@ -242,10 +214,10 @@ func (p *Pool) roundTrip(req *http.Request, fresh bool) (*http.Response, exchang
 		if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
 			err = fmt.Errorf("%w (%w)", cerr, err)
 		}
-		if p.cfg.Events != nil {
-			e := pc.exchangeEvent(event.ExchangeFailed, req, ex)
-			e.ErrKind, e.Err = event.ErrKind(err), err.Error()
-			p.emit(e)
+		if hk := p.cfg.Trace.ExchangeDone; hk != nil {
+			xi := exchangeInfo(req, ex)
+			xi.Err = err
+			hk(xi)
 		}
 		return &RoundTripError{Op: op, Addr: addr, Conn: pc.info, Reused: reused, IdleFor: idleFor,
 			RequestWritten: written, ResponseStarted: started, Elapsed: time.Since(taken), Err: err}
@@ -277,8 +249,8 @@ func (p *Pool) roundTrip(req *http.Request, fresh bool) (*http.Response, exchang
 		rc <- r
 		early = true
 	}
-	if p.cfg.Events != nil && werr == nil {
-		p.emit(pc.exchangeEvent(event.RequestWritten, req, ex))
+	if hk := p.cfg.Trace.RequestWritten; hk != nil && werr == nil {
+		hk(exchangeInfo(req, ex))
 	}
 	r := <-rc
 	if r.err != nil {
@@ -289,14 +261,11 @@ func (p *Pool) roundTrip(req *http.Request, fresh bool) (*http.Response, exchang
 	// One event ends the exchange (the response head's own event would
 	// cost the hot path another emission for little: see the benchmark).
 	var report func(err error)
-	if p.cfg.Events != nil {
+	if hk := p.cfg.Trace.ExchangeDone; hk != nil {
 		report = func(err error) {
-			e := pc.exchangeEvent(event.ResponseFinished, req, ex)
-			e.Status = resp.StatusCode
-			if err != nil {
-				e.Kind, e.ErrKind, e.Err = event.ExchangeFailed, event.ErrKind(err), err.Error()
-			}
-			p.emit(e)
+			xi := exchangeInfo(req, ex)
+			xi.Status, xi.Err = resp.StatusCode, err
+			hk(xi)
 		}
 	}
 	// A request not written to its end (the backend answered early) leaves
@@ -342,7 +311,7 @@ func (p *Pool) getConn(ctx context.Context, addr string, fresh bool) (*persistCo
 				continue // found dead or past its idle deadline; closed by take
 			}
 			p.mu.Unlock()
-			if hk := p.cfg.Hooks.Reused; hk != nil {
+			if hk := p.cfg.Trace.Reused; hk != nil {
 				hk(pc.info, idleFor)
 			}
 			return pc, idleFor, nil
@@ -397,10 +366,9 @@ func (p *Pool) dial(ctx context.Context, addr string) (*persistConn, error) {
 	// Writes go through the lent buffer only: a *net.TCPConn's ReadFrom
 	// would copy a body through a 32 KiB buffer allocated per request.
 	pc.w = writerOnly{pc.conn}
-	if hk := p.cfg.Hooks.Opened; hk != nil {
+	if hk := p.cfg.Trace.Opened; hk != nil {
 		hk(pc.info)
 	}
-	p.emit(event.Event{Kind: event.ConnOpened, Conn: pc.info.ID, Local: pc.info.Local, Remote: addr})
 	go pc.readLoop()
 	return pc, nil
 }
@@ -654,11 +622,9 @@ func (pc *persistConn) markDeadLocked() ConnInfo {
 func (pc *persistConn) closeDead(info ConnInfo, by Initiator, reason string) {
 	_ = pc.conn.Close()
 	pc.pool.release(pc.addr)
-	if hk := pc.pool.cfg.Hooks.Closed; hk != nil {
+	if hk := pc.pool.cfg.Trace.Closed; hk != nil {
 		hk(info, by, reason)
 	}
-	pc.pool.emit(event.Event{Kind: event.Closed, Conn: info.ID, Local: info.Local, Remote: info.Addr,
-		Initiator: string(by), Reason: reason, Requests: info.Requests})
 }
 
 // finish ends an exchange: back to the pool when reusable, else closed.

@@ -86,8 +86,8 @@ type hookLog struct {
 	closed []closeEvent
 }
 
-func (h *hookLog) hooks() PoolHooks {
-	return PoolHooks{
+func (h *hookLog) hooks() PoolTrace {
+	return PoolTrace{
 		Reused: func(ci ConnInfo, _ time.Duration) { h.mu.Lock(); h.reused = append(h.reused, ci.ID); h.mu.Unlock() },
 		Closed: func(ci ConnInfo, by Initiator, reason string) {
 			h.mu.Lock()
@@ -113,7 +113,7 @@ func TestPoolIdleDeadline(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		be := &pipeBackend{}
 		var hl hookLog
-		p := NewPool(PoolConfig{IdleTimeout: 60 * time.Second, DialContext: be.dial, Hooks: hl.hooks()})
+		p := NewPool(PoolConfig{IdleTimeout: 60 * time.Second, DialContext: be.dial, Trace: hl.hooks()})
 		defer p.Close()
 		if err := get(t, p); err != nil {
 			t.Fatal(err)
@@ -150,7 +150,7 @@ func TestPoolOrder(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				be := &pipeBackend{hold: true}
 				var hl hookLog
-				p := NewPool(PoolConfig{Order: tc.order, DialContext: be.dial, Hooks: hl.hooks()})
+				p := NewPool(PoolConfig{Order: tc.order, DialContext: be.dial, Trace: hl.hooks()})
 				defer p.Close()
 				// Three concurrent requests open conns 1..3; release them one
 				// at a time so they go idle in the order 1, 2, 3.
@@ -182,7 +182,7 @@ func TestPoolIdleWatchRemovesClosedConn(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		be := &pipeBackend{}
 		var hl hookLog
-		p := NewPool(PoolConfig{DialContext: be.dial, Hooks: hl.hooks()})
+		p := NewPool(PoolConfig{DialContext: be.dial, Trace: hl.hooks()})
 		defer p.Close()
 		if err := get(t, p); err != nil {
 			t.Fatal(err)

@@ -206,7 +206,7 @@ func run(ctx context.Context, s *Scenario, opt Options, scale float64, r *Result
 		raceWindow = 4*r.LinkLatency + 2*s.Link.Jitter.D() + max(50*time.Millisecond, autoScaleFactor*opt.lateness)
 	}
 	gw, err := proxy.New(proxy.Config{Profile: r.Profile, Backends: addrs, LinkLatency: r.LinkLatency, LinkJitter: s.Link.Jitter.D(),
-		Events: sink, TimeScale: scale, RaceWindow: raceWindow}, log.Named("gateway"), nil)
+		Trace: event.GatewayTrace(sink), TimeScale: scale, RaceWindow: raceWindow}, log.Named("gateway"), nil)
 	if err != nil {
 		return err
 	}
@@ -243,7 +243,7 @@ func run(ctx context.Context, s *Scenario, opt Options, scale float64, r *Result
 			return err
 		}
 	}
-	ccfg := proxy.PoolConfig{IdleTimeout: s.clientIdle(scale), LinkLatency: s.Client.Latency.D(), Events: sink}
+	ccfg := proxy.PoolConfig{IdleTimeout: s.clientIdle(scale), LinkLatency: s.Client.Latency.D(), Trace: event.PoolTrace(sink, event.Client, "")}
 	if lcfg.Pattern == load.PatternConstant || lcfg.Pattern == load.PatternPoisson {
 		ccfg.MaxConnsPerHost = s.Load.Connections // open loop: requests wait for one of these; late ones are counted
 	}

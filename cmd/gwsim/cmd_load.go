@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/gwsim/gwsim/proxy"
+	"github.com/gwsim/gwsim/scenarios/event"
 	"github.com/gwsim/gwsim/scenarios/load"
 )
 
@@ -93,7 +94,7 @@ requests stepped across a range around a timeout: the race's shape).`,
 		return exitRuntime
 	}
 	defer closeEvents()
-	pcfg := proxy.PoolConfig{IdleTimeout: *clientIdle, MaxConnsPerHost: *maxConns, LinkLatency: *linkLatency, Events: events}
+	pcfg := proxy.PoolConfig{IdleTimeout: *clientIdle, MaxConnsPerHost: *maxConns, LinkLatency: *linkLatency, Trace: event.PoolTrace(events, event.Client, "")}
 	pool := proxy.NewPool(pcfg)
 	defer pool.Close()
 	if os.Getenv("GOGC") == "" {

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/gwsim/gwsim/proxy"
+	"github.com/gwsim/gwsim/scenarios/event"
 )
 
 func cmdProxy(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -111,7 +112,7 @@ latency excepted). A flag overrides the profile's value.`,
 		return exitRuntime
 	}
 	defer closeEvents()
-	cfg.Events = events
+	cfg.Trace = event.GatewayTrace(events)
 	gw, err := proxy.New(cfg, log, reg)
 	if err != nil {
 		return usage(err.Error())

@@ -82,8 +82,9 @@ func TestApacheBehindGateway(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			addr := startApache(t, tt.keepAlive)
+			busy := ""
 			for attempt := 1; attempt <= tt.attempts; attempt++ {
-				results, st := sweepApache(t, addr, tt.sweeps)
+				results, st, late := sweepApache(t, addr, tt.sweeps)
 				var n502, clientErrs int
 				for _, r := range results {
 					counted := 0
@@ -106,27 +107,48 @@ func TestApacheBehindGateway(t *testing.T) {
 					}
 					return
 				}
+				// The gateway tells the race from a reset by how soon after
+				// the send the failure came (its race window, 250 ms here):
+				// timers this late can push a race past it, so a mismatch
+				// then is the machine's, not the gateway's, and the attempt
+				// is inconclusive.
+				mismatch := ""
 				for cause, n := range st.Causes {
-					if cause != proxy.CauseKeepaliveRace {
-						t.Fatalf("gateway failure causes %v: want keepalive-race only", st.Causes)
+					switch {
+					case cause != proxy.CauseKeepaliveRace:
+						mismatch = fmt.Sprintf("gateway failure causes %v: want keepalive-race only", st.Causes)
+					case int(n) != n502:
+						mismatch = fmt.Sprintf("client saw %d × 502, gateway counted %d keepalive-race", n502, n)
 					}
-					if int(n) != n502 {
-						t.Fatalf("client saw %d × 502, gateway counted %d keepalive-race", n502, n)
-					}
+				}
+				switch {
+				case mismatch != "" && late < apacheRaceWindow/2:
+					t.Fatal(mismatch)
+				case mismatch != "":
+					busy = fmt.Sprintf("%s, with timers up to %s late against the gateway's %s race window", mismatch, late, apacheRaceWindow)
+					t.Logf("attempt %d inconclusive: %s", attempt, busy)
+					continue
 				}
 				if n502 > 0 {
 					return
 				}
+			}
+			if busy != "" {
+				t.Skipf("inconclusive on this machine: %s", busy)
 			}
 			t.Fatalf("%d sweeps across Apache's keep-alive close produced no 502", tt.attempts)
 		})
 	}
 }
 
+// apacheRaceWindow is the gateway's race window in front of Apache.
+const apacheRaceWindow = 250 * time.Millisecond
+
 // sweepApache runs the gap sweeps, in order, through a new appgw-v2
 // gateway in front of addr on one client connection, and returns their
-// results and the gateway's stats once it has stopped.
-func sweepApache(t *testing.T, addr string, sweeps []gapRange) ([]*load.Result, proxy.Stats) {
+// results, the gateway's stats once it has stopped, and the worst timer
+// lateness seen meanwhile.
+func sweepApache(t *testing.T, addr string, sweeps []gapRange) ([]*load.Result, proxy.Stats, time.Duration) {
 	t.Helper()
 	p, err := proxy.LookupProfile("appgw-v2")
 	if err != nil {
@@ -143,7 +165,7 @@ func sweepApache(t *testing.T, addr string, sweeps []gapRange) ([]*load.Result, 
 		// connection is the race. The default window (4×latency + 10 ms)
 		// is too tight for a loaded 2-core machine: races were seen failing
 		// 12–16 ms after the connection was taken.
-		RaceWindow: 250 * time.Millisecond,
+		RaceWindow: apacheRaceWindow,
 	}, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -158,6 +180,8 @@ func sweepApache(t *testing.T, addr string, sweeps []gapRange) ([]*load.Result, 
 	served := make(chan error, 1)
 	go func() { served <- gw.Serve(gctx, ln) }()
 	client := proxy.NewPool(proxy.PoolConfig{IdleTimeout: 10 * time.Second})
+	pctx, stopProbe := context.WithCancel(ctx)
+	probe := startLatenessProbe(pctx)
 	var results []*load.Result
 	for _, s := range sweeps {
 		r, err := load.Run(ctx, load.Config{
@@ -177,12 +201,14 @@ func sweepApache(t *testing.T, addr string, sweeps []gapRange) ([]*load.Result, 
 		}
 		results = append(results, r)
 	}
+	stopProbe()
+	_, worst := probe.result()
 	client.Close()
 	stop()
 	if err := <-served; err != nil {
 		t.Fatal(err)
 	}
-	return results, gw.Stats()
+	return results, gw.Stats(), worst
 }
 
 // logSweep logs what a sweep attempt saw: statuses, where the 502s landed

@@ -37,6 +37,9 @@ type Options struct {
 	AutoScale bool
 
 	lateness time.Duration // measured once by RunAll for AutoScale
+	// holdEvents: Run leaves its events in Result.events for RunAll to
+	// send to Events once the last attempt is known.
+	holdEvents bool
 }
 
 // maxSweepShift is the most a gap sweep centred on the backend's close is
@@ -80,6 +83,8 @@ type Result struct {
 	Backends       []backend.Stats
 	// Analysis joins the actors' events: every failure explained.
 	Analysis *Analysis
+
+	events []event.Event // the run's events, until sent to Options.Events
 }
 
 // MainCause is the most frequent cause ("" when none).
@@ -110,14 +115,21 @@ func RunAll(ctx context.Context, list []*Scenario, opt Options) []*Result {
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			r, attempts := Run(ctx, s, opt), 1
+			// Only the last attempt's events reach opt.Events, so that a
+			// journal explains the attempt the report shows.
+			held := opt
+			held.holdEvents = true
+			r, attempts := Run(ctx, s, held), 1
 			for range opt.Repeat {
-				if r.Outcome != OutcomeInconclusive || ctx.Err() != nil {
+				// A load that cannot show the race (Timing.Unproven) will
+				// not show it on a second try.
+				if r.Outcome != OutcomeInconclusive || r.Timing.Unproven != "" || ctx.Err() != nil {
 					break
 				}
-				r, attempts = Run(ctx, s, opt), attempts+1
+				r, attempts = Run(ctx, s, held), attempts+1
 			}
 			r.Attempts = attempts
+			r.sendEvents(opt.Events)
 			out[i] = r
 		})
 	}
@@ -149,7 +161,20 @@ func Run(ctx context.Context, s *Scenario, opt Options) *Result {
 		r.Outcome, r.InconclusiveReason = outcome(r.Failures, r.Timing)
 		r.Pass = r.Outcome == OutcomePass
 	}
+	if !opt.holdEvents {
+		r.sendEvents(opt.Events)
+	}
 	return r
+}
+
+// sendEvents sends the run's events to sink (if set), once.
+func (r *Result) sendEvents(sink event.Sink) {
+	if sink != nil {
+		for _, e := range r.events {
+			sink(e)
+		}
+	}
+	r.events = nil
 }
 
 func run(ctx context.Context, s *Scenario, opt Options, scale float64, r *Result) error {
@@ -168,12 +193,10 @@ func run(ctx context.Context, s *Scenario, opt Options, scale float64, r *Result
 	}
 	var rec event.Recorder
 	record := rec.Sink()
+	defer func() { r.events = rec.Events() }() // also when the run fails
 	sink := event.Sink(func(e event.Event) {
 		e.Scenario = s.Name
 		record(e)
-		if opt.Events != nil {
-			opt.Events(e)
-		}
 	})
 	r.Backend.Trace = event.BackendTrace(sink)
 	actx, stop := context.WithCancel(ctx)

@@ -104,7 +104,11 @@ func Why(r *scenarios.Result) []string {
 		return []string{"could not run: " + r.Err.Error()}
 	}
 	if r.Outcome == scenarios.OutcomeInconclusive {
-		out = append(out, "inconclusive: "+r.InconclusiveReason+"; what failed: "+strings.Join(r.Failures, "; "))
+		line := "inconclusive: " + r.InconclusiveReason
+		if len(r.Failures) > 0 {
+			line += "; what failed: " + strings.Join(r.Failures, "; ")
+		}
+		out = append(out, line)
 	}
 	if r.Attempts > 1 {
 		out = append(out, fmt.Sprintf("attempt %d: the earlier attempts were inconclusive (--repeat)", r.Attempts))

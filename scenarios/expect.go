@@ -14,6 +14,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/gwsim/gwsim/proxy"
+	"github.com/gwsim/gwsim/scenarios/explain"
 	"github.com/gwsim/gwsim/scenarios/load"
 )
 
@@ -298,25 +299,8 @@ func (r Rate) Holds(n, total int64) bool {
 	return math.Abs(f-r.F) <= eps
 }
 
-// CauseClientIdleRace is the client-side cause: the client reused a
-// connection the gateway was closing (its idle timeout is longer than the
-// gateway's client keep-alive).
-const CauseClientIdleRace = "client-idle-race"
-
-// CauseBackendClosedReused is a failure on a reused connection that the
-// backend closed before any answer byte when nothing shows its keep-alive
-// closed it: no backend events tell, and the connection's idle age does
-// not fit the backend's keep-alive (known from the scenario, or from a
-// cluster of the failures' idle ages). A backend that drops requests looks
-// like this; the keep-alive race is named only on evidence.
-const CauseBackendClosedReused = "backend-closed-reused-connection"
-
-// explainCauses are the causes the explanation engine names beside the
-// gateway's own (proxy.Causes).
-var explainCauses = []string{CauseClientIdleRace, CauseBackendClosedReused}
-
 func knownCause(c string) bool {
-	return slices.Contains(explainCauses, c) || slices.Contains(proxy.Causes, c)
+	return slices.Contains(explain.Causes, c) || slices.Contains(proxy.Causes, c)
 }
 
 var clientErrorKinds = []string{load.KindReset, load.KindEOF, load.KindTimeout, load.KindRefused, load.KindCanceled, load.KindOther}
@@ -354,7 +338,7 @@ func (e *Expect) validate(s *Scenario) error {
 	}
 	for _, c := range sortedKeys(e.Causes) {
 		if !knownCause(c) {
-			return ferr("expect.causes", "unknown cause %q (want one of %s)", c, strings.Join(append(slices.Clone(proxy.Causes[1:]), explainCauses...), ", "))
+			return ferr("expect.causes", "unknown cause %q (want one of %s)", c, strings.Join(append(slices.Clone(proxy.Causes[1:]), explain.Causes...), ", "))
 		}
 	}
 	for _, c := range e.OnlyCauses {

@@ -13,6 +13,7 @@ import (
 	"github.com/gwsim/gwsim/backend"
 	"github.com/gwsim/gwsim/proxy"
 	"github.com/gwsim/gwsim/scenarios/event"
+	"github.com/gwsim/gwsim/scenarios/explain"
 	"github.com/gwsim/gwsim/scenarios/load"
 )
 
@@ -82,7 +83,7 @@ type Result struct {
 	Gateway        proxy.Stats
 	Backends       []backend.Stats
 	// Analysis joins the actors' events: every failure explained.
-	Analysis *Analysis
+	Analysis *explain.Analysis
 
 	events []event.Event // the run's events, until sent to Options.Events
 }
@@ -299,7 +300,7 @@ func run(ctx context.Context, s *Scenario, opt Options, scale float64, r *Result
 	r.StatusByMethod = r.Gateway.ByMethod
 	r.Retries = r.Gateway.Retries
 	events := rec.Events()
-	r.Analysis = Analyze(events)
+	r.Analysis = explain.Analyze(events)
 	r.Timing.LongestIdle = longestIdle(events)
 	r.Analysis.Start = start
 	r.Causes = r.Analysis.Causes

@@ -7,8 +7,8 @@ import (
 	"os"
 	"sort"
 
-	"github.com/gwsim/gwsim/scenarios"
 	"github.com/gwsim/gwsim/scenarios/event"
+	"github.com/gwsim/gwsim/scenarios/explain"
 	"github.com/gwsim/gwsim/scenarios/report"
 )
 
@@ -82,9 +82,9 @@ backend events are joined by the TCP 4-tuple.`,
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	var analyses []*scenarios.Analysis
+	var analyses []*explain.Analysis
 	for _, n := range names {
-		a := scenarios.Analyze(groups[n])
+		a := explain.Analyze(groups[n])
 		analyses = append(analyses, a)
 		title := n
 		if title == "" {
@@ -102,7 +102,7 @@ backend events are joined by the TCP 4-tuple.`,
 }
 
 // writeTimeline draws the first analysis with failures (else the first).
-func writeTimeline(path string, names []string, analyses []*scenarios.Analysis) error {
+func writeTimeline(path string, names []string, analyses []*explain.Analysis) error {
 	if len(analyses) == 0 {
 		return fmt.Errorf("timeline: no events")
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gwsim/gwsim/scenarios"
+	"github.com/gwsim/gwsim/scenarios/explain"
 	"github.com/gwsim/gwsim/scenarios/report"
 )
 
@@ -31,7 +32,7 @@ reached half the timing margin the answer depends on).`,
 	jsonOut := c.fs.Bool("json", false, "print one JSON document instead of the table")
 	scale := c.fs.Float64("time-scale", 0, "multiply every scenario duration by this (0 = each scenario's own time_scale); link latency is not scaled")
 	parallel := c.fs.Int("parallel", 0, "scenarios run at once (0 = all)")
-	explain := c.fs.Bool("explain", false, "tell the story of the first failures of each scenario and the verdict with its fix")
+	explainFlag := c.fs.Bool("explain", false, "tell the story of the first failures of each scenario and the verdict with its fix")
 	explainMax := c.fs.Int("explain-max", 3, "with --explain: stories per scenario")
 	eventsFile := c.fs.String("events", "", "write every event of every scenario to this JSON-lines journal (read it with gwsim explain)")
 	timeline := c.fs.String("timeline", "", "draw each scenario's connections as an SVG timeline to this file (several scenarios: NAME is added before the extension)")
@@ -106,7 +107,7 @@ reached half the timing margin the answer depends on).`,
 				ext := filepath.Ext(path)
 				path = strings.TrimSuffix(path, ext) + "-" + r.Scenario.Name + ext
 			}
-			if err := writeTimeline(path, []string{r.Scenario.Name}, []*scenarios.Analysis{r.Analysis}); err != nil {
+			if err := writeTimeline(path, []string{r.Scenario.Name}, []*explain.Analysis{r.Analysis}); err != nil {
 				fmt.Fprintf(stderr, "gwsim run: %v\n", err)
 				return exitRuntime
 			}
@@ -116,7 +117,7 @@ reached half the timing margin the answer depends on).`,
 		err = report.JSON(stdout, results)
 	} else {
 		err = report.Table(stdout, results)
-		if *explain {
+		if *explainFlag {
 			fmt.Fprintln(stdout)
 			for _, r := range results {
 				if r.Analysis != nil {

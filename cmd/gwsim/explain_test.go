@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gwsim/gwsim/scenarios"
+	"github.com/gwsim/gwsim/scenarios/explain"
 )
 
 // TestExplainStandaloneJournals runs the backend (race trap) and the gateway
@@ -62,7 +62,7 @@ func TestExplainStandaloneJournals(t *testing.T) {
 	// each reused connection whatever its idle age (41 ms to 101 ms here),
 	// so no idle age fits a keep-alive and no cluster of them tells one.
 	code, out, _ = runCLI(t, "explain", gj)
-	if code != exitOK || !strings.Contains(out, "causes: "+scenarios.CauseBackendClosedReused+" "+n+"\n") ||
+	if code != exitOK || !strings.Contains(out, "causes: "+explain.CauseBackendClosedReused+" "+n+"\n") ||
 		!strings.Contains(out, "nothing tells when the backend closes idle connections") {
 		t.Fatalf("explain of the gateway journal alone: exit %d\n%s", code, out)
 	}

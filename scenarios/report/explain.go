@@ -5,13 +5,13 @@ import (
 	"io"
 	"sort"
 
-	"github.com/gwsim/gwsim/scenarios"
+	"github.com/gwsim/gwsim/scenarios/explain"
 )
 
 // Explain writes, for each analysis, the cause counts, the story of the
 // first max failures the client saw (and of races the retry policy hid),
 // and the verdict with its fix.
-func Explain(w io.Writer, name string, a *scenarios.Analysis, max int) {
+func Explain(w io.Writer, name string, a *explain.Analysis, max int) {
 	fmt.Fprintf(w, "%s:\n", name)
 	if len(a.Causes) > 0 {
 		keys := make([]string, 0, len(a.Causes))

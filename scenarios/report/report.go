@@ -16,6 +16,7 @@ import (
 
 	"github.com/gwsim/gwsim/proxy"
 	"github.com/gwsim/gwsim/scenarios"
+	"github.com/gwsim/gwsim/scenarios/explain"
 )
 
 // Table writes one row per scenario and, under each, why it came out so.
@@ -135,7 +136,7 @@ func Why(r *scenarios.Result) []string {
 			}
 		}
 	}
-	if n := r.Causes[scenarios.CauseClientIdleRace]; n > 0 {
+	if n := r.Causes[explain.CauseClientIdleRace]; n > 0 {
 		out = append(out, fmt.Sprintf("%d client request(s) went out on a connection the gateway was closing at its %s client keep-alive: the client saw %s; the gateway logged nothing",
 			n, human(unscale(r.Profile.ClientKeepAlive, r.TimeScale)), kinds(r.ClientErrors)))
 	}
@@ -191,7 +192,7 @@ func raceLine(r *scenarios.Result) string {
 }
 
 // firstRace is the first race the client saw (else the first hidden one).
-func firstRace(a *scenarios.Analysis) *scenarios.Explanation {
+func firstRace(a *explain.Analysis) *explain.Explanation {
 	for i := range a.Explanations {
 		if a.Explanations[i].Cause == proxy.CauseKeepaliveRace {
 			return &a.Explanations[i]
@@ -200,7 +201,7 @@ func firstRace(a *scenarios.Analysis) *scenarios.Explanation {
 	return nil
 }
 
-func hasRace(a *scenarios.Analysis) bool { return firstRace(a) != nil }
+func hasRace(a *explain.Analysis) bool { return firstRace(a) != nil }
 
 func kinds(m map[string]int64) string {
 	var parts []string

@@ -12,7 +12,7 @@ import (
 
 	"github.com/gwsim/gwsim/backend"
 	"github.com/gwsim/gwsim/proxy"
-	"github.com/gwsim/gwsim/scenarios"
+	"github.com/gwsim/gwsim/scenarios/explain"
 )
 
 // Timeline geometry, in SVG pixels. The width is fixed; the height grows
@@ -53,9 +53,9 @@ const (
 // timestamps, on a µs axis, so the sub-millisecond gap between the
 // backend's close and the gateway's write can be seen. The output is
 // deterministic.
-func Timeline(w io.Writer, title string, a *scenarios.Analysis) error {
+func Timeline(w io.Writer, title string, a *explain.Analysis) error {
 	if a == nil {
-		a = &scenarios.Analysis{}
+		a = &explain.Analysis{}
 	}
 	t := newTimeline(a)
 	race, raceLane := zoomTarget(a)
@@ -78,7 +78,7 @@ func Timeline(w io.Writer, title string, a *scenarios.Analysis) error {
 	t.printf("</g>\n")
 	height := bottom + 34
 	var notes []string
-	if n := a.Causes[scenarios.CauseClientIdleRace]; n > 0 {
+	if n := a.Causes[explain.CauseClientIdleRace]; n > 0 {
 		notes = append(notes, fmt.Sprintf("%d client-idle-race failure(s) happened on client→gateway connections, which are not drawn here.", n))
 	}
 	if n := a.Causes[proxy.CauseKeepaliveRace]; n > 0 && race == nil {
@@ -110,7 +110,7 @@ type timeline struct {
 	span  time.Duration
 }
 
-func newTimeline(a *scenarios.Analysis) *timeline {
+func newTimeline(a *explain.Analysis) *timeline {
 	start, end := a.Start, a.End
 	widen := func(at time.Time) {
 		if at.IsZero() {
@@ -218,7 +218,7 @@ func (t *timeline) legend(x0, y float64) float64 {
 // row is one line of the chart: one connection, or the rest folded into
 // one aggregate line drawn overlaid.
 type row struct {
-	lanes []*scenarios.Lane
+	lanes []*explain.Lane
 	fold  bool
 }
 
@@ -231,11 +231,11 @@ type row struct {
 // a last row, "+N overlaid": it still shows when the load ran and where its
 // failures fell, and the height stays bounded. Rows keep the connections'
 // opening order.
-func pickRows(lanes []scenarios.Lane, zoom *scenarios.Lane) []row {
+func pickRows(lanes []explain.Lane, zoom *explain.Lane) []row {
 	var rows []row
 	if len(lanes) <= tlMaxRows {
 		for i := range lanes {
-			rows = append(rows, row{lanes: []*scenarios.Lane{&lanes[i]}})
+			rows = append(rows, row{lanes: []*explain.Lane{&lanes[i]}})
 		}
 		return rows
 	}
@@ -266,7 +266,7 @@ func pickRows(lanes []scenarios.Lane, zoom *scenarios.Lane) []row {
 	fold := row{fold: true}
 	for i := range lanes {
 		if keep[i] {
-			rows = append(rows, row{lanes: []*scenarios.Lane{&lanes[i]}})
+			rows = append(rows, row{lanes: []*explain.Lane{&lanes[i]}})
 		} else {
 			fold.lanes = append(fold.lanes, &lanes[i])
 		}
@@ -308,7 +308,7 @@ const (
 var barColours = [nBars]string{colOK, colErr, colHidden, colFail}
 
 // row draws row r with its upper edge at top; i is its index.
-func (t *timeline) row(top float64, i int, r row, race *scenarios.Explanation, zoom *scenarios.Lane) {
+func (t *timeline) row(top float64, i int, r row, race *explain.Explanation, zoom *explain.Lane) {
 	cy := top + tlRow/2
 	single := !r.fold
 	label := num(tlPlotLeft - 12)
@@ -335,7 +335,7 @@ func (t *timeline) row(top float64, i int, r row, race *scenarios.Explanation, z
 	// Open periods as a line, exchanges as bars by outcome.
 	var open []interval
 	var bars [nBars][]interval
-	var marks []scenarios.Mark
+	var marks []explain.Mark
 	right := 0.0 // where the annotation may start
 	for _, l := range r.lanes {
 		open = append(open, interval{t.x(l.Opened), t.x(l.Closed)})
@@ -463,7 +463,7 @@ func (t *timeline) stripe(i int, top float64) {
 }
 
 // closeMark draws how a connection closed and returns its annotation.
-func (t *timeline) closeMark(l *scenarios.Lane, cy float64) notePart {
+func (t *timeline) closeMark(l *explain.Lane, cy float64) notePart {
 	x := t.x(l.Closed)
 	what := closeLabel(l)
 	// Red: the backend dropped a pooled connection unannounced (its
@@ -487,7 +487,7 @@ func (t *timeline) closeMark(l *scenarios.Lane, cy float64) notePart {
 
 // closeLabel says shortly who closed a connection and how: "backend FIN",
 // "backend RST (fault)", "gateway idle-timeout".
-func closeLabel(l *scenarios.Lane) string {
+func closeLabel(l *explain.Lane) string {
 	who := l.ClosedBy
 	if who == "" {
 		who = "closed"
@@ -506,7 +506,7 @@ func closeLabel(l *scenarios.Lane) string {
 }
 
 // summary is the line under the title: connections, failures, causes.
-func summary(a *scenarios.Analysis) string {
+func summary(a *explain.Analysis) string {
 	parts := []string{plural(len(a.Lanes), "connection")}
 	status, clientErr, hidden := map[int]int{}, 0, 0
 	for _, x := range a.Explanations {
@@ -553,7 +553,7 @@ func summary(a *scenarios.Analysis) string {
 
 // settings is the second line: what the actors said of their timeouts,
 // with real-world values when the run was time-scaled.
-func settings(a *scenarios.Analysis, span time.Duration) string {
+func settings(a *explain.Analysis, span time.Duration) string {
 	scale := a.Gateway.TimeScale
 	scaled := func(d time.Duration) string {
 		if scale <= 0 || scale == 1 {
@@ -583,7 +583,7 @@ func settings(a *scenarios.Analysis, span time.Duration) string {
 }
 
 // markAt is the failure a lane recorded at t, if any.
-func markAt(l *scenarios.Lane, t time.Time) *scenarios.Mark {
+func markAt(l *explain.Lane, t time.Time) *explain.Mark {
 	for i := range l.Failures {
 		if l.Failures[i].At.Equal(t) {
 			return &l.Failures[i]

@@ -8,14 +8,14 @@ import (
 
 	"github.com/gwsim/gwsim/backend"
 	"github.com/gwsim/gwsim/proxy"
-	"github.com/gwsim/gwsim/scenarios"
+	"github.com/gwsim/gwsim/scenarios/explain"
 )
 
 // zoomTarget is the keep-alive race to zoom on: the first (visible
 // failures come first, as the text explanation tells them) whose request
 // went out after the backend's close, the classic picture; else the first
 // whose close time is known at all. It returns its connection's lane too.
-func zoomTarget(a *scenarios.Analysis) (*scenarios.Explanation, *scenarios.Lane) {
+func zoomTarget(a *explain.Analysis) (*explain.Explanation, *explain.Lane) {
 	for _, afterClose := range []bool{true, false} {
 		for i := range a.Explanations {
 			x := &a.Explanations[i]
@@ -38,7 +38,7 @@ func zoomTarget(a *scenarios.Analysis) (*scenarios.Explanation, *scenarios.Lane)
 
 // inset draws the zoom on one race on a µs axis with 0 at the backend's
 // close: the backend's side above, the gateway's below, Δ between.
-func (t *timeline) inset(top float64, x *scenarios.Explanation) {
+func (t *timeline) inset(top float64, x *explain.Explanation) {
 	fail := x.FailAt
 	if fail.Before(x.WriteAt) {
 		fail = x.WriteAt

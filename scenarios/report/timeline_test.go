@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/gwsim/gwsim/proxy"
-	"github.com/gwsim/gwsim/scenarios"
 	"github.com/gwsim/gwsim/scenarios/event"
+	"github.com/gwsim/gwsim/scenarios/explain"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
@@ -28,7 +28,7 @@ func at(d time.Duration) time.Time { return t0.Add(d) }
 
 const ms, us = time.Millisecond, time.Microsecond
 
-func configs(a *scenarios.Analysis) {
+func configs(a *explain.Analysis) {
 	a.Gateway = event.Event{Actor: event.Gateway, Kind: event.Config, Profile: "appgw-v2", IdleTimeout: 600 * ms, KeepAlive: 750 * ms, TimeScale: 0.01}
 	a.Backend = event.Event{Actor: event.Backend, Kind: event.Config, KeepAlive: 50 * ms, CloseStyle: "fin"}
 }
@@ -37,35 +37,35 @@ func configs(a *scenarios.Analysis) {
 // before the gateway writes (a visible 502); on conn 3 a lingering close
 // races a write the retry policy hides; conn 4 gets a 500 from the backend
 // and stays open; conn 2 is closed by the gateway's idle timeout.
-func raceAnalysis() *scenarios.Analysis {
-	a := &scenarios.Analysis{Start: at(0), End: at(120 * ms),
+func raceAnalysis() *explain.Analysis {
+	a := &explain.Analysis{Start: at(0), End: at(120 * ms),
 		Causes:   map[string]int64{proxy.CauseKeepaliveRace: 1},
 		Subkinds: map[string]int64{"keepalive-race/fin": 1}}
 	configs(a)
-	ok := func(from, to time.Duration) scenarios.Span {
-		return scenarios.Span{Start: at(from), End: at(to), Status: 200, Method: "GET"}
+	ok := func(from, to time.Duration) explain.Span {
+		return explain.Span{Start: at(from), End: at(to), Status: 200, Method: "GET"}
 	}
-	a.Lanes = []scenarios.Lane{
+	a.Lanes = []explain.Lane{
 		{GatewayConn: 1, BackendConn: 1, Local: "127.0.0.1:40001", Remote: "127.0.0.1:8080",
 			Opened: at(0), Closed: at(70 * ms), ClosedBy: "backend", CloseStyle: "fin", CloseReason: "idle",
-			Exchanges: []scenarios.Span{ok(200*us, 2*ms), ok(18*ms, 20*ms),
+			Exchanges: []explain.Span{ok(200*us, 2*ms), ok(18*ms, 20*ms),
 				{Start: at(70*ms + 300*us), End: at(71*ms + 400*us), Method: "GET"}},
-			Failures: []scenarios.Mark{{At: at(71*ms + 400*us), Status: 502, Cause: proxy.CauseKeepaliveRace}}},
+			Failures: []explain.Mark{{At: at(71*ms + 400*us), Status: 502, Cause: proxy.CauseKeepaliveRace}}},
 		{GatewayConn: 2, BackendConn: 2, Local: "127.0.0.1:40002", Remote: "127.0.0.1:8080",
 			Opened: at(5 * ms), Closed: at(90 * ms), ClosedBy: "gateway", CloseReason: proxy.ReasonIdleTimeout,
-			Exchanges: []scenarios.Span{ok(5*ms, 7*ms), ok(30*ms, 33*ms), ok(44*ms, 46*ms)}},
+			Exchanges: []explain.Span{ok(5*ms, 7*ms), ok(30*ms, 33*ms), ok(44*ms, 46*ms)}},
 		{GatewayConn: 3, BackendConn: 3, Local: "127.0.0.1:40003", Remote: "127.0.0.1:8080",
 			Opened: at(30 * ms), Closed: at(95 * ms), ClosedBy: "backend", CloseStyle: "linger", CloseReason: "idle",
-			Exchanges: []scenarios.Span{ok(30*ms, 32*ms), {Start: at(95*ms + 80*us), End: at(96 * ms), Method: "GET"}},
-			Failures:  []scenarios.Mark{{At: at(96 * ms), Cause: proxy.CauseKeepaliveRace, Retried: true}}},
+			Exchanges: []explain.Span{ok(30*ms, 32*ms), {Start: at(95*ms + 80*us), End: at(96 * ms), Method: "GET"}},
+			Failures:  []explain.Mark{{At: at(96 * ms), Cause: proxy.CauseKeepaliveRace, Retried: true}}},
 		{GatewayConn: 4, BackendConn: 4, Local: "127.0.0.1:40004", Remote: "127.0.0.1:8080",
 			Opened:    at(40 * ms),
-			Exchanges: []scenarios.Span{ok(40*ms, 42*ms), {Start: at(60 * ms), End: at(63 * ms), Status: 500, Method: "POST"}}},
+			Exchanges: []explain.Span{ok(40*ms, 42*ms), {Start: at(60 * ms), End: at(63 * ms), Status: 500, Method: "POST"}}},
 		{GatewayConn: 5, BackendConn: 5, Local: "127.0.0.1:40005", Remote: "127.0.0.1:8080",
 			Opened: at(96 * ms), Closed: at(120 * ms), ClosedBy: "gateway", CloseReason: proxy.ReasonShutdown,
-			Exchanges: []scenarios.Span{ok(96*ms+100*us, 98*ms)}},
+			Exchanges: []explain.Span{ok(96*ms+100*us, 98*ms)}},
 	}
-	a.Explanations = []scenarios.Explanation{
+	a.Explanations = []explain.Explanation{
 		{Cause: proxy.CauseKeepaliveRace, Subkind: "fin", Status: 502, Method: "GET", At: at(71*ms + 500*us),
 			GatewayConn: 1, BackendConn: 1, Local: "127.0.0.1:40001", Remote: "127.0.0.1:8080",
 			ClosedFirst: "backend", CloseStyle: "fin", CloseAt: at(70 * ms), WriteAt: at(70*ms + 300*us),
@@ -79,17 +79,17 @@ func raceAnalysis() *scenarios.Analysis {
 }
 
 // quietAnalysis: three connections, every request answered.
-func quietAnalysis() *scenarios.Analysis {
-	a := &scenarios.Analysis{Start: at(0), End: at(3 * time.Second), Causes: map[string]int64{}, Subkinds: map[string]int64{}}
+func quietAnalysis() *explain.Analysis {
+	a := &explain.Analysis{Start: at(0), End: at(3 * time.Second), Causes: map[string]int64{}, Subkinds: map[string]int64{}}
 	configs(a)
 	for i := range 3 {
 		open := time.Duration(i) * 400 * ms
-		l := scenarios.Lane{GatewayConn: uint64(i + 1), BackendConn: uint64(i + 1),
+		l := explain.Lane{GatewayConn: uint64(i + 1), BackendConn: uint64(i + 1),
 			Local: fmt.Sprintf("127.0.0.1:%d", 41000+i), Remote: "127.0.0.1:8080",
 			Opened: at(open), Closed: at(open + 2*time.Second), ClosedBy: "gateway", CloseReason: proxy.ReasonIdleTimeout}
 		for j := range 8 {
 			s := open + time.Duration(j)*150*ms
-			l.Exchanges = append(l.Exchanges, scenarios.Span{Start: at(s), End: at(s + 20*ms), Status: 200, Method: "GET"})
+			l.Exchanges = append(l.Exchanges, explain.Span{Start: at(s), End: at(s + 20*ms), Status: 200, Method: "GET"})
 		}
 		a.Lanes = append(a.Lanes, l)
 	}
@@ -99,18 +99,18 @@ func quietAnalysis() *scenarios.Analysis {
 // manyAnalysis: n connections of 20 exchanges each, opened 10 ms apart;
 // every failEvery-th one ends in a keep-alive race (every third of those
 // hidden by a retry), the others are closed by the backend's FIN.
-func manyAnalysis(n, failEvery int) *scenarios.Analysis {
-	a := &scenarios.Analysis{Start: at(0), Causes: map[string]int64{}, Subkinds: map[string]int64{}}
+func manyAnalysis(n, failEvery int) *explain.Analysis {
+	a := &explain.Analysis{Start: at(0), Causes: map[string]int64{}, Subkinds: map[string]int64{}}
 	configs(a)
 	for i := range n {
 		open := time.Duration(i) * 10 * ms
-		l := scenarios.Lane{GatewayConn: uint64(i + 1), BackendConn: uint64(i + 1),
+		l := explain.Lane{GatewayConn: uint64(i + 1), BackendConn: uint64(i + 1),
 			Local: fmt.Sprintf("10.0.0.1:%d", 30000+i), Remote: "10.0.0.2:8080", Opened: at(open)}
 		end := open
 		for j := range 20 {
 			s := open + time.Duration(j)*7*ms
 			end = s + 2*ms
-			l.Exchanges = append(l.Exchanges, scenarios.Span{Start: at(s), End: at(end), Status: 200, Method: "GET"})
+			l.Exchanges = append(l.Exchanges, explain.Span{Start: at(s), End: at(end), Status: 200, Method: "GET"})
 		}
 		closeAt := end + 50*ms
 		l.Closed, l.ClosedBy, l.CloseStyle, l.CloseReason = at(closeAt), "backend", "fin", "idle"
@@ -122,9 +122,9 @@ func manyAnalysis(n, failEvery int) *scenarios.Analysis {
 			if retried {
 				status = 0
 			}
-			l.Exchanges = append(l.Exchanges, scenarios.Span{Start: at(write), End: at(fail), Method: "GET"})
-			l.Failures = append(l.Failures, scenarios.Mark{At: at(fail), Status: status, Cause: proxy.CauseKeepaliveRace, Retried: retried})
-			a.Explanations = append(a.Explanations, scenarios.Explanation{Cause: proxy.CauseKeepaliveRace, Subkind: "fin",
+			l.Exchanges = append(l.Exchanges, explain.Span{Start: at(write), End: at(fail), Method: "GET"})
+			l.Failures = append(l.Failures, explain.Mark{At: at(fail), Status: status, Cause: proxy.CauseKeepaliveRace, Retried: retried})
+			a.Explanations = append(a.Explanations, explain.Explanation{Cause: proxy.CauseKeepaliveRace, Subkind: "fin",
 				Status: status, Retried: retried, At: at(fail), GatewayConn: l.GatewayConn, BackendConn: l.BackendConn,
 				Local: l.Local, Remote: l.Remote, CloseAt: at(closeAt), WriteAt: at(write), FailAt: at(fail),
 				Delta: write - closeAt, HasDelta: true, Err: "EOF"})
@@ -140,7 +140,7 @@ func manyAnalysis(n, failEvery int) *scenarios.Analysis {
 		a.Lanes = append(a.Lanes, l)
 	}
 	// Visible failures first, as Analyze orders them.
-	var vis, hid []scenarios.Explanation
+	var vis, hid []explain.Explanation
 	for _, x := range a.Explanations {
 		if x.Retried {
 			hid = append(hid, x)
@@ -212,7 +212,7 @@ func parseSVG(t *testing.T, b []byte) svgDoc {
 	return d
 }
 
-func render(t *testing.T, title string, a *scenarios.Analysis) []byte {
+func render(t *testing.T, title string, a *explain.Analysis) []byte {
 	t.Helper()
 	var b bytes.Buffer
 	if err := Timeline(&b, title, a); err != nil {
@@ -225,7 +225,7 @@ func TestTimelineGolden(t *testing.T) {
 	tests := []struct {
 		golden string
 		title  string
-		a      *scenarios.Analysis
+		a      *explain.Analysis
 		check  func(t *testing.T, d svgDoc, size int)
 	}{
 		{"race.svg", "appgw-v2 vs backend keep-alive 5 s", raceAnalysis(), func(t *testing.T, d svgDoc, _ int) {
@@ -347,13 +347,13 @@ func TestTimelineEscapesAndEdges(t *testing.T) {
 	a.Lanes[1].CloseReason = "a<b>&c"
 	tests := []struct {
 		name, title string
-		a           *scenarios.Analysis
+		a           *explain.Analysis
 	}{
 		{"markup in title and fields", `<script>alert("x")</script> & 'more'`, a},
 		{"nil analysis", "nil", nil},
-		{"empty analysis", "empty", &scenarios.Analysis{}},
-		{"lane without times", "odd", &scenarios.Analysis{Lanes: []scenarios.Lane{{GatewayConn: 1}}}},
-		{"race without lane", "race", &scenarios.Analysis{Start: at(0), End: at(ms), Explanations: []scenarios.Explanation{{
+		{"empty analysis", "empty", &explain.Analysis{}},
+		{"lane without times", "odd", &explain.Analysis{Lanes: []explain.Lane{{GatewayConn: 1}}}},
+		{"race without lane", "race", &explain.Analysis{Start: at(0), End: at(ms), Explanations: []explain.Explanation{{
 			Cause: proxy.CauseKeepaliveRace, Status: 502, GatewayConn: 9, CloseAt: at(100 * us), WriteAt: at(50 * us), FailAt: at(900 * us),
 			Delta: -50 * us, HasDelta: true}}}},
 	}

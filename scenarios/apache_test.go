@@ -31,6 +31,18 @@ const (
 	apacheModules = "/usr/lib/apache2/modules"
 )
 
+// requireApache skips the test when Apache is not installed, except in CI
+// (which installs it), where that is a failure.
+func requireApache(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat(apacheBin); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("CI=true but Apache httpd is missing (%v): CI installs apache2", err)
+		}
+		t.Skipf("Apache httpd not installed (%v)", err)
+	}
+}
+
 // gapRange is one gap sweep: gaps from, from+step, ... to.
 type gapRange struct{ from, to, step time.Duration }
 
@@ -52,12 +64,7 @@ func TestApacheBehindGateway(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts Apache httpd and runs timing sweeps (about 25 s)")
 	}
-	if _, err := os.Stat(apacheBin); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("CI=true but Apache httpd is missing (%v): CI installs apache2", err)
-		}
-		t.Skipf("Apache httpd not installed (%v)", err)
-	}
+	requireApache(t)
 	tests := []struct {
 		name      string
 		keepAlive time.Duration // Apache KeepAliveTimeout

@@ -57,6 +57,7 @@ Commands:
   presets    list the gateway and backend presets, with values and sources
   matrix     run every combination of settings: race rate table, CSV, SVG heatmap
   check      decide without traffic whether a gateway and a backend can race (exit 3 if so)
+  probe      measure a real server's keep-alive: idle close, close style, advertised timeout, verdicts
   version    print the version
 
 Run 'gwsim <command> --help' for a command's flags and examples.
@@ -65,6 +66,7 @@ Examples:
   gwsim run                          # the race, then its cures; exit 0
   gwsim run appgw-v2-apache-default --json
   gwsim check --gateway appgw-v2 --backend apache     # unsafe: exit 3
+  gwsim probe http://127.0.0.1:8081/                 # a real server's keep-alive, measured
   gwsim matrix --gateway appgw-v2,aws-alb --backend-keepalive 5s,60s,65s,120s --svg heat.svg
   gwsim backend --preset apache --listen 127.0.0.1:8081
   gwsim proxy --profile appgw-v2 --listen 127.0.0.1:8080 --backends 127.0.0.1:8081
@@ -102,12 +104,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdMatrix(ctx, rest, stdout, stderr)
 	case "check":
 		return cmdCheck(ctx, rest, stdout, stderr)
+	case "probe":
+		return cmdProbe(ctx, rest, stdout, stderr)
 	case "version":
 		return cmdVersion(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, mainUsage)
 		return exitOK
 	}
-	fmt.Fprintf(stderr, "gwsim: unknown command %q (want run, proxy, backend, load, explain, tune, health, scenarios, presets, matrix, check or version)\n", args[0])
+	fmt.Fprintf(stderr, "gwsim: unknown command %q (want run, proxy, backend, load, explain, tune, health, scenarios, presets, matrix, check, probe or version)\n", args[0])
 	return exitUsage
 }

@@ -63,9 +63,8 @@ func (x *Explanation) Key() string {
 	return x.Cause + "/" + x.Subkind
 }
 
-// Analysis is the join of a run's events: every failure explained, the
-// connections as lanes for the timeline, and the settings the actors
-// stated.
+// Analysis is every failure explained, the upstream connections as lanes
+// for the timeline, and the settings the evidence stated.
 type Analysis struct {
 	Start        time.Time
 	End          time.Time
@@ -73,8 +72,8 @@ type Analysis struct {
 	Causes       map[string]int64
 	Subkinds     map[string]int64 // cause/subkind → count, visible failures only
 	Lanes        []Lane           // one per upstream connection, in opening order
-	Gateway      event.Event      // the gateway's config event (zero if absent)
-	Backend      event.Event      // the first backend's config event (zero if absent)
+	Gateway      GatewaySettings
+	Backend      BackendSettings
 }
 
 // Lane is one gateway→backend connection over time.
@@ -103,104 +102,50 @@ type Mark struct {
 	Retried bool
 }
 
-// connKey names a connection by its 4-tuple, as the connecting side sees
-// it: its own ip:port, then the peer's.
-func connKey(local, remote string) string { return local + ">" + remote }
+// Analyze joins journal events from any mix of actors and explains them:
+// Explain(FromEvents(events)).
+func Analyze(events []event.Event) *Analysis { return Explain(FromEvents(events)) }
 
-// connLog is every event of one connection of one actor, in time order.
-type connLog struct {
-	events []event.Event
-}
-
-func (c *connLog) first(kind event.Kind) *event.Event {
-	for i := range c.events {
-		if c.events[i].Kind == kind {
-			return &c.events[i]
+// Explain explains every failure in the evidence.
+func Explain(ev *Evidence) *Analysis {
+	a := &Analysis{Start: ev.Start, End: ev.End, Causes: map[string]int64{}, Subkinds: map[string]int64{},
+		Gateway: ev.Gateway, Backend: ev.Backend}
+	up := map[string]*Conn{}   // upstream, by gateway ip:port > backend ip:port
+	down := map[string]*Conn{} // downstream, by client ip:port > gateway ip:port
+	for _, c := range ev.Conns {
+		if c.Hop == Upstream {
+			up[connKey(c.Client, c.Server)] = c
+		} else {
+			down[connKey(c.Client, c.Server)] = c
 		}
 	}
-	return nil
-}
-
-// last returns the last event of kind at or before t.
-func (c *connLog) last(kind event.Kind, t time.Time) *event.Event {
-	var out *event.Event
-	for i := range c.events {
-		e := &c.events[i]
-		if e.Time.After(t) {
-			break
-		}
-		if e.Kind == kind {
-			out = e
-		}
-	}
-	return out
-}
-
-// Analyze joins events from any mix of actors (one in-process run, or the
-// journals of standalone processes on one host).
-func Analyze(events []event.Event) *Analysis {
-	evs := append([]event.Event(nil), events...)
-	sort.SliceStable(evs, func(i, j int) bool { return evs[i].Time.Before(evs[j].Time) })
-	a := &Analysis{Causes: map[string]int64{}, Subkinds: map[string]int64{}}
-	if len(evs) > 0 {
-		a.Start, a.End = evs[0].Time, evs[len(evs)-1].Time
-	}
-	up := map[string]*connLog{}   // gateway upstream, by gateway local > backend
-	back := map[string]*connLog{} // backend, by gateway local > backend (its remote > local)
-	down := map[string]*connLog{} // gateway downstream, by client > gateway
-	var upOrder []string
-	add := func(m map[string]*connLog, k string, e event.Event) *connLog {
-		c := m[k]
-		if c == nil {
-			c = &connLog{}
-			m[k] = c
-		}
-		c.events = append(c.events, e)
-		return c
-	}
-	var answers, clientFails []event.Event
-	for _, e := range evs {
-		switch {
-		case e.Kind == event.Config && e.Actor == event.Gateway:
-			a.Gateway = e
-		case e.Kind == event.Config && e.Actor == event.Backend:
-			if a.Backend.Kind == "" {
-				a.Backend = e
-			}
-		case e.Actor == event.Gateway && e.Kind == event.Answered:
-			answers = append(answers, e)
-		case e.Actor == event.Gateway && e.Side == event.SideUpstream:
-			k := connKey(e.Local, e.Remote)
-			if _, ok := up[k]; !ok {
-				upOrder = append(upOrder, k)
-			}
-			add(up, k, e)
-		case e.Actor == event.Gateway && e.Side == event.SideDownstream:
-			add(down, connKey(e.Remote, e.Local), e)
-		case e.Actor == event.Backend:
-			add(back, connKey(e.Remote, e.Local), e)
-		case e.Actor == event.Client && e.Kind == event.ExchangeFailed:
-			clientFails = append(clientFails, e)
-		}
-	}
-
-	idx := indexAnswers(answers)
+	idx := indexAnswers(ev.Answers)
 	// Failures the client saw from the gateway, and the ones it retried.
-	for _, ans := range answers {
+	for _, ans := range ev.Answers {
 		if ans.Cause == "" || ans.Cause == proxy.CauseNone || ans.Status >= 200 && ans.Status < 300 {
 			continue // a 2xx whose body broke shows up as a client error
 		}
-		x := explainUpstream(a, ans.Cause, ans.Status, ans.Method, ans.Time, up[connKey(ans.Local, ans.Remote)], back[connKey(ans.Local, ans.Remote)])
-		a.add(x)
+		a.add(explainUpstream(a, ans.Cause, ans.Status, ans.Method, ans.At, up[connKey(ans.Client, ans.Server)]))
 	}
-	for _, cf := range clientFails {
-		a.add(explainClient(a, cf, down[connKey(cf.Local, cf.Remote)], idx))
+	for _, c := range ev.Conns {
+		if c.Hop != Downstream {
+			continue
+		}
+		for i := range c.Exchanges {
+			if x := &c.Exchanges[i]; x.Failed {
+				a.add(explainClient(a, c, x, idx))
+			}
+		}
 	}
-	for _, k := range upOrder {
-		for _, f := range up[k].events {
+	for _, c := range ev.Conns {
+		if c.Hop != Upstream {
+			continue
+		}
+		for i := range c.Exchanges {
+			f := &c.Exchanges[i]
 			// A failure with a status broke a body after the head: the
 			// client saw it as such (or the gateway cut its answer).
-			if f.Kind != event.ExchangeFailed || f.Status != 0 || idx.answeredAfter(f) {
+			if !f.Failed || f.Status != 0 || idx.failureAnswer(c, f) != nil {
 				continue
 			}
 			cause := proxy.CauseBackendResetMidRequest
@@ -210,7 +155,7 @@ func Analyze(events []event.Event) *Analysis {
 			case f.Reused:
 				cause = proxy.CauseKeepaliveRace
 			}
-			x := explainUpstream(a, cause, 0, f.Method, f.Time, up[k], back[k])
+			x := explainUpstream(a, cause, 0, f.Method, f.Done, c)
 			x.Retried = true
 			a.Explanations = append(a.Explanations, x)
 		}
@@ -222,11 +167,17 @@ func Analyze(events []event.Event) *Analysis {
 		}
 		return a.Explanations[i].At.Before(a.Explanations[j].At)
 	})
-	for _, k := range upOrder {
-		a.Lanes = append(a.Lanes, lane(up[k], back[k], idx))
+	for _, c := range ev.Conns {
+		if c.Hop == Upstream && c.ClientSeen {
+			a.Lanes = append(a.Lanes, lane(c, idx))
+		}
 	}
 	return a
 }
+
+// connKey names a connection by its 4-tuple, as the connecting side sees
+// it: its own ip:port, then the peer's.
+func connKey(local, remote string) string { return local + ">" + remote }
 
 func (a *Analysis) add(x Explanation) {
 	a.Explanations = append(a.Explanations, x)
@@ -237,18 +188,18 @@ func (a *Analysis) add(x Explanation) {
 }
 
 // answerIndex holds the gateway's failure answers, indexed so a join stays
-// linear in the journal's size (a demo that ran for hours has millions of
+// linear in the evidence's size (a demo that ran for hours has millions of
 // successful answers and a few failures).
 type answerIndex struct {
-	byConn map[string][]event.Event // non-2xx answers, by upstream connection
-	byPeer map[string][]event.Event // answers with a failure cause, by client ip:port
+	byConn map[string][]Answer // non-2xx answers, by upstream connection
+	byPeer map[string][]Answer // answers with a failure cause, by client ip:port
 }
 
-func indexAnswers(answers []event.Event) answerIndex {
-	idx := answerIndex{byConn: map[string][]event.Event{}, byPeer: map[string][]event.Event{}}
+func indexAnswers(answers []Answer) answerIndex {
+	idx := answerIndex{byConn: map[string][]Answer{}, byPeer: map[string][]Answer{}}
 	for _, ans := range answers {
 		if failedStatus(ans.Status) {
-			k := connKey(ans.Local, ans.Remote)
+			k := connKey(ans.Client, ans.Server)
 			idx.byConn[k] = append(idx.byConn[k], ans)
 		}
 		if ans.Cause != "" && ans.Cause != proxy.CauseNone {
@@ -262,162 +213,160 @@ func indexAnswers(answers []event.Event) answerIndex {
 // which V1 logs for a client that left, nor 2xx).
 func failedStatus(st int) bool { return st != 0 && (st < 200 || st >= 300) }
 
-// failureAnswer is the first failure answer on f's connection at or after
-// f: the one that reported f to the client.
-func (idx answerIndex) failureAnswer(f event.Event) *event.Event {
-	for i, ans := range idx.byConn[connKey(f.Local, f.Remote)] {
-		if !ans.Time.Before(f.Time) {
-			return &idx.byConn[connKey(f.Local, f.Remote)][i]
+// failureAnswer is the first failure answer on c at or after the failed
+// exchange f: the one that reported f to the client (nil: none did, the
+// gateway retried it).
+func (idx answerIndex) failureAnswer(c *Conn, f *Exchange) *Answer {
+	answers := idx.byConn[connKey(c.Client, c.Server)]
+	for i := range answers {
+		if !answers[i].At.Before(f.Done) {
+			return &answers[i]
 		}
 	}
 	return nil
 }
 
-// answeredAfter reports whether a failure on an upstream connection is the
-// one a gateway answer (non-2xx) reported, rather than one it retried.
-func (idx answerIndex) answeredAfter(f event.Event) bool { return idx.failureAnswer(f) != nil }
-
 // explainUpstream tells the story of a failed gateway→backend exchange,
-// refining the gateway's own cause with what the backend says it did.
-func explainUpstream(a *Analysis, cause string, status int, method string, at time.Time, gw, be *connLog) Explanation {
+// refining the gateway's own cause with what the backend's side shows.
+func explainUpstream(a *Analysis, cause string, status int, method string, at time.Time, c *Conn) Explanation {
 	x := Explanation{Cause: cause, Status: status, Method: method, At: at,
 		PeerTimeout: a.Backend.KeepAlive, OwnTimeout: a.Gateway.IdleTimeout}
-	if a.Gateway.Kind != "" && a.Gateway.IdleTimeout == 0 {
+	if a.Gateway.Known && a.Gateway.IdleTimeout == 0 {
 		x.OwnTimeout = -1 // the gateway stated no backend idle limit
 	}
-	if gw == nil {
+	if c == nil || !c.ClientSeen {
 		return x
 	}
-	if o := gw.first(event.ConnOpened); o != nil {
-		x.GatewayConn, x.Local, x.Remote = o.Conn, o.Local, o.Remote
-		x.ConnAge = at.Sub(o.Time)
+	if !c.Opened.IsZero() {
+		x.GatewayConn, x.Local, x.Remote = c.ClientID, c.Client, c.Server
+		x.ConnAge = at.Sub(c.Opened)
 	}
-	fail := gw.last(event.ExchangeFailed, at)
+	fail := c.failureAt(at)
 	if fail == nil {
 		return x
 	}
-	x.FailAt, x.Err, x.Idle, x.Requests = fail.Time, fail.Err, fail.Idle, fail.Requests
-	x.WriteAt = fail.Time
-	if w := gw.last(event.RequestWritten, fail.Time); w != nil && w.Requests == fail.Requests {
-		x.WriteAt = w.Time
+	x.FailAt, x.Err, x.Idle, x.Requests = fail.Done, fail.Err, fail.Idle, fail.Number
+	x.WriteAt = fail.Done
+	if !fail.Written.IsZero() {
+		x.WriteAt = fail.Written
 	}
-	if be == nil {
+	if !c.ServerSeen {
 		if fail.Reused && cause == proxy.CauseKeepaliveRace {
 			x.ClosedFirst = string(backend.ByBackend) // the gateway saw EOF/RST before any response byte
 		}
 		return x
 	}
-	if o := be.first(event.ConnOpened); o != nil {
-		x.BackendConn = o.Conn
-	}
-	cl := be.first(event.Closed)
+	x.BackendConn = c.ServerID
+	cl := c.serverClose()
 	if cl == nil {
 		return x
 	}
-	x.CloseStyle = cl.Style
-	switch backend.CloseReason(cl.Reason) {
-	case backend.CloseIdle, backend.CloseTrap:
+	x.CloseStyle = cl.How
+	switch cl.Kind {
+	case CloseIdle:
 		x.ClosedFirst = string(backend.ByBackend)
-		x.CloseAt = cl.Time
-		if backend.CloseReason(cl.Reason) == backend.CloseTrap {
-			if armed := be.first(event.TrapArmed); armed != nil {
-				x.CloseAt = armed.Time
-			}
+		x.CloseAt = cl.At
+		if !cl.Expired.IsZero() {
+			x.CloseAt = cl.Expired
 		}
 		x.Delta, x.HasDelta = x.WriteAt.Sub(x.CloseAt), true
 		if fail.Reused && cause != proxy.CauseClientClosed && cause != proxy.CauseBackendTimeout {
-			x.Cause, x.Subkind = proxy.CauseKeepaliveRace, cl.Style
+			x.Cause, x.Subkind = proxy.CauseKeepaliveRace, cl.How
 		}
-	case backend.CloseFault:
+	case CloseCut:
 		x.ClosedFirst = string(backend.ByBackend)
-		x.CloseAt = cl.Time
+		x.CloseAt = cl.At
 		if x.Cause == proxy.CauseKeepaliveRace {
 			// The backend had the request and cut the connection: not the race.
 			x.Cause = proxy.CauseBackendResetMidRequest
 		}
-	case backend.ClosePeer, backend.CloseShutdown:
+	case ClosePeer, CloseShutdown:
 		x.ClosedFirst = string(proxy.ByGateway)
 	}
 	return x
 }
 
-// explainClient tells the story of a client-side error.
-func explainClient(a *Analysis, cf event.Event, gw *connLog, idx answerIndex) Explanation {
-	x := Explanation{Cause: CauseClientIdleRace, ClientErr: cf.ErrKind, Method: cf.Method, At: cf.Time,
-		Local: cf.Local, Remote: cf.Remote, Idle: cf.Idle, Requests: cf.Requests, Err: cf.Err, FailAt: cf.Time,
-		PeerTimeout: a.Gateway.KeepAlive}
+// explainClient tells the story of a client-side error: the failed
+// exchange f on the downstream connection c.
+func explainClient(a *Analysis, c *Conn, f *Exchange, idx answerIndex) Explanation {
+	x := Explanation{Cause: CauseClientIdleRace, ClientErr: f.ErrKind, Method: f.Method, At: f.Done,
+		Local: c.Client, Remote: c.Server, Idle: f.Idle, Requests: f.Number, Err: f.Err, FailAt: f.Done,
+		PeerTimeout: a.Gateway.ClientKeepAlive}
 	// A gateway answer to this client after the failure means the gateway
 	// broke the response itself (mid-body); take its cause.
-	for _, ans := range idx.byPeer[cf.Local] {
-		if !ans.Time.After(cf.Time.Add(time.Second)) && !ans.Time.Before(cf.Time.Add(-time.Second)) {
+	for _, ans := range idx.byPeer[c.Client] {
+		if !ans.At.After(f.Done.Add(time.Second)) && !ans.At.Before(f.Done.Add(-time.Second)) {
 			x.Cause = ans.Cause
 			return x
 		}
 	}
-	if !cf.Reused || cf.ErrKind == event.ErrTimeout || cf.ErrKind == event.ErrCanceled {
+	if !f.Reused || f.ErrKind == event.ErrTimeout || f.ErrKind == event.ErrCanceled {
 		x.Cause = proxy.CauseClientClosed
-		if cf.ErrKind == event.ErrTimeout {
+		if f.ErrKind == event.ErrTimeout {
 			x.Cause = proxy.CauseBackendTimeout
 		}
 		return x
 	}
-	if gw == nil {
+	if !c.ServerSeen {
 		return x
 	}
-	if o := gw.first(event.ConnOpened); o != nil {
-		x.GatewayConn = o.Conn
-		x.ConnAge = cf.Time.Sub(o.Time)
+	if !c.ServerOpened.IsZero() {
+		x.GatewayConn = c.ServerID
+		x.ConnAge = f.Done.Sub(c.ServerOpened)
 	}
-	if cl := gw.first(event.Closed); cl != nil {
-		x.ClosedFirst, x.CloseStyle, x.CloseAt = cl.Initiator, "fin", cl.Time
-		x.WriteAt = cf.Time
+	if cl := c.serverClose(); cl != nil {
+		closedBy := string(proxy.ByGateway)
+		if cl.By == ClientSide {
+			closedBy = string(proxy.ByClient)
+		}
+		x.ClosedFirst, x.CloseStyle, x.CloseAt = closedBy, "fin", cl.At
+		x.WriteAt = f.Done
 	}
 	return x
 }
 
-// lane builds a timeline lane from an upstream connection's events.
-func lane(gw, be *connLog, idx answerIndex) Lane {
-	var l Lane
-	var open *Span
-	for _, e := range gw.events {
-		switch e.Kind {
-		case event.ConnOpened:
-			l.GatewayConn, l.Local, l.Remote, l.Opened = e.Conn, e.Local, e.Remote, e.Time
-		case event.RequestWritten:
-			l.Exchanges = append(l.Exchanges, Span{Start: e.Time, Method: e.Method})
-			open = &l.Exchanges[len(l.Exchanges)-1]
-		case event.ResponseFinished:
-			if open != nil {
-				open.End, open.Status = e.Time, e.Status
-				open = nil
-			}
-		case event.ExchangeFailed:
-			if open == nil {
-				l.Exchanges = append(l.Exchanges, Span{Start: e.Time, Method: e.Method})
-				open = &l.Exchanges[len(l.Exchanges)-1]
-			}
-			open.End = e.Time
-			m := Mark{At: e.Time, Cause: proxy.CauseBackendResetMidRequest, Retried: true}
-			if e.Reused {
-				m.Cause = proxy.CauseKeepaliveRace
-			}
-			if ans := idx.failureAnswer(e); ans != nil {
-				m.Status, m.Cause, m.Retried = ans.Status, ans.Cause, false
-			}
-			l.Failures = append(l.Failures, m)
-			open = nil
-		case event.Closed:
-			l.Closed, l.ClosedBy, l.CloseReason = e.Time, e.Initiator, e.Reason
+// lane is the timeline lane of an upstream connection.
+func lane(c *Conn, idx answerIndex) Lane {
+	l := Lane{GatewayConn: c.ClientID, Local: c.Client, Remote: c.Server, Opened: c.Opened}
+	for i := range c.Exchanges {
+		f := &c.Exchanges[i]
+		start := f.Written
+		switch {
+		case start.IsZero() && !f.Failed:
+			continue // an answer to a request not seen written: no span to draw
+		case start.IsZero():
+			start = f.Done
+		}
+		span := Span{Start: start, End: f.Done, Method: f.Method}
+		if !f.Failed {
+			span.Status = f.Status
+		}
+		l.Exchanges = append(l.Exchanges, span)
+		if !f.Failed {
+			continue
+		}
+		m := Mark{At: f.Done, Cause: proxy.CauseBackendResetMidRequest, Retried: true}
+		if f.Reused {
+			m.Cause = proxy.CauseKeepaliveRace
+		}
+		if ans := idx.failureAnswer(c, f); ans != nil {
+			m.Status, m.Cause, m.Retried = ans.Status, ans.Cause, false
+		}
+		l.Failures = append(l.Failures, m)
+	}
+	if cl := c.clientClose(); cl != nil {
+		l.Closed, l.CloseReason = cl.At, cl.Reason
+		l.ClosedBy = string(proxy.ByGateway)
+		if cl.By == ServerSide {
+			l.ClosedBy = string(proxy.ByBackend)
 		}
 	}
-	if be != nil {
-		if o := be.first(event.ConnOpened); o != nil {
-			l.BackendConn = o.Conn
-		}
-		if cl := be.first(event.Closed); cl != nil && backend.Initiator(cl.Initiator) == backend.ByBackend {
+	if c.ServerSeen {
+		l.BackendConn = c.ServerID
+		if cl := c.serverClose(); cl != nil && cl.By == ServerSide {
 			// The backend's close is the one that matters when it came first.
-			if l.Closed.IsZero() || !cl.Time.After(l.Closed) || l.ClosedBy == string(proxy.ByBackend) {
-				l.Closed, l.ClosedBy, l.CloseStyle, l.CloseReason = cl.Time, string(backend.ByBackend), cl.Style, cl.Reason
+			if l.Closed.IsZero() || !cl.At.After(l.Closed) || l.ClosedBy == string(proxy.ByBackend) {
+				l.Closed, l.ClosedBy, l.CloseStyle, l.CloseReason = cl.At, string(backend.ByBackend), cl.How, cl.Reason
 			}
 		}
 	}

@@ -36,7 +36,7 @@ func (a *Analysis) requalifyRaces() {
 	}
 	k, source := time.Duration(0), ""
 	switch {
-	case a.Backend.Kind != "" && a.Backend.KeepAlive > 0:
+	case a.Backend.Known && a.Backend.KeepAlive > 0:
 		k, source = a.Backend.KeepAlive, "the backend's keep-alive"
 	default:
 		if c, ok := idleCluster(idle); ok {

@@ -26,7 +26,7 @@ func (a *Analysis) real(d time.Duration) time.Duration {
 // same verdict and recommended keep-alive as gwsim check.
 func (a *Analysis) Verdict() string {
 	k, g := a.Backend.KeepAlive, a.Gateway.IdleTimeout
-	haveK, haveG := a.Backend.Kind != "", a.Gateway.Kind != ""
+	haveK, haveG := a.Backend.Known, a.Gateway.Known
 	var d rule.Decision
 	if haveK && haveG {
 		d = rule.Decide(rule.Setting{GatewayIdle: a.real(g), BackendKeepAlive: max(a.real(k), 0), BackendNoLimit: k < 0})
@@ -42,7 +42,7 @@ func (a *Analysis) Verdict() string {
 		}
 		return "the backend closed idle connections the gateway reused: make its keep-alive longer than the gateway's idle timeout, or turn keep-alive off."
 	case a.Causes[CauseClientIdleRace] > 0:
-		ka := a.Gateway.KeepAlive
+		ka := a.Gateway.ClientKeepAlive
 		return fmt.Sprintf("the client keeps idle connections longer than the gateway's client keep-alive %s: set the client's idle timeout below %s (e.g. %s), or make the client retry a request that failed on a reused connection.",
 			dur(a.real(ka)), dur(a.real(ka)), dur(a.real(ka*4/5)))
 	case a.Causes[proxy.CauseBackendTimeout] > 0 || a.Causes[proxy.CauseBackendResetMidRequest] > 0:

@@ -562,17 +562,17 @@ func settings(a *explain.Analysis, span time.Duration) string {
 		return fmt.Sprintf("%s (%s real)", tlDur(d), tlDur(time.Duration(float64(d)/scale).Round(time.Millisecond)))
 	}
 	var parts []string
-	if a.Backend.Kind != "" && a.Backend.KeepAlive > 0 {
+	if a.Backend.Known && a.Backend.KeepAlive > 0 {
 		parts = append(parts, "backend keep-alive "+scaled(a.Backend.KeepAlive))
 	}
-	if a.Gateway.Kind != "" {
+	if a.Gateway.Known {
 		idle := "no limit"
 		if a.Gateway.IdleTimeout > 0 {
 			idle = scaled(a.Gateway.IdleTimeout)
 		}
 		gw := "gateway"
-		if a.Gateway.Profile != "" {
-			gw += " " + a.Gateway.Profile
+		if a.Gateway.Name != "" {
+			gw += " " + a.Gateway.Name
 		}
 		parts = append(parts, gw+" idle timeout "+idle)
 	}

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/gwsim/gwsim/proxy"
-	"github.com/gwsim/gwsim/scenarios/event"
 	"github.com/gwsim/gwsim/scenarios/explain"
 )
 
@@ -29,8 +28,8 @@ func at(d time.Duration) time.Time { return t0.Add(d) }
 const ms, us = time.Millisecond, time.Microsecond
 
 func configs(a *explain.Analysis) {
-	a.Gateway = event.Event{Actor: event.Gateway, Kind: event.Config, Profile: "appgw-v2", IdleTimeout: 600 * ms, KeepAlive: 750 * ms, TimeScale: 0.01}
-	a.Backend = event.Event{Actor: event.Backend, Kind: event.Config, KeepAlive: 50 * ms, CloseStyle: "fin"}
+	a.Gateway = explain.GatewaySettings{Known: true, Name: "appgw-v2", IdleTimeout: 600 * ms, ClientKeepAlive: 750 * ms, TimeScale: 0.01}
+	a.Backend = explain.BackendSettings{Known: true, KeepAlive: 50 * ms}
 }
 
 // raceAnalysis: five connections; on conn 1 the backend's FIN leaves 300 µs

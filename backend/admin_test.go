@@ -2,7 +2,6 @@ package backend
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"io"
 	"net"
@@ -19,15 +18,12 @@ func serveFor(t *testing.T, cfg Config) (*Server, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, stop, err := s.Start("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = s.Serve(ctx, ln) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return s, ln.Addr().String()
+	t.Cleanup(stop)
+	return s, addr.String()
 }
 
 func exchange(t *testing.T, c net.Conn, br *bufio.Reader) *http.Response {

@@ -183,6 +183,22 @@ func advertised(cfg Config) string {
 	return fmt.Sprintf("timeout=%d", secs)
 }
 
+// Start serves on a new listener at addr ("127.0.0.1:0": any free
+// loopback port) in the background, and returns the address it listens
+// on and a stop function that ends serving and waits until it has. For
+// probes, in-process runs and tests that need a backend and not its
+// listener.
+func (s *Server) Start(addr string) (net.Addr, func(), error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("backend: listen on %s: %w", addr, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = s.Serve(ctx, ln) }()
+	return ln.Addr(), func() { cancel(); <-done }, nil
+}
+
 // Serve accepts connections on ln and serves them until ctx is done, then
 // closes ln and every connection, waits for the connection goroutines and
 // returns nil. If Accept fails for good it does the same and returns the

@@ -121,13 +121,10 @@ func measureBackendClose(ctx context.Context, cfg backend.Config) (time.Duration
 	if err != nil {
 		return 0, err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, stop, err := srv.Start("127.0.0.1:0")
 	if err != nil {
-		return 0, fmt.Errorf("listen for the close probe's backend: %w", err)
+		return 0, fmt.Errorf("start the close probe's backend: %w", err)
 	}
-	sctx, stop := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { defer close(done); _ = srv.Serve(sctx, ln) }()
-	defer func() { stop(); <-done }()
-	return MeasureClose(ctx, ln.Addr().String(), 4*cfg.KeepAliveTimeout+time.Second)
+	defer stop()
+	return MeasureClose(ctx, addr.String(), 4*cfg.KeepAliveTimeout+time.Second)
 }

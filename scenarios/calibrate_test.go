@@ -2,7 +2,6 @@ package scenarios
 
 import (
 	"context"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -42,15 +41,12 @@ func TestMeasureCloseNoAnswer(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			addr, stop, err := srv.Start("127.0.0.1:0")
 			if err != nil {
 				t.Fatal(err)
 			}
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan struct{})
-			go func() { defer close(done); _ = srv.Serve(ctx, ln) }()
-			defer func() { cancel(); <-done }()
-			_, err = MeasureClose(ctx, ln.Addr().String(), 50*time.Millisecond)
+			defer stop()
+			_, err = MeasureClose(context.Background(), addr.String(), 50*time.Millisecond)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %v, want one containing %q", err, tc.want)
 			}

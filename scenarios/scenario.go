@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -342,39 +343,30 @@ func (s *Scenario) Validate() error {
 // Clone returns a deep enough copy to change any field of.
 func (s *Scenario) Clone() *Scenario {
 	c := *s
-	cp := func(d *Duration) *Duration {
-		if d == nil {
-			return nil
-		}
-		v := *d
-		return &v
-	}
-	c.Gateway.BackendIdleTimeout = cp(s.Gateway.BackendIdleTimeout)
-	c.Gateway.ClientKeepaliveTimeout = cp(s.Gateway.ClientKeepaliveTimeout)
-	c.Gateway.RequestTimeout = cp(s.Gateway.RequestTimeout)
-	c.Gateway.ClientRequestTimeout = cp(s.Gateway.ClientRequestTimeout)
-	if s.Gateway.TimeoutTriesOtherMember != nil {
-		v := *s.Gateway.TimeoutTriesOtherMember
-		c.Gateway.TimeoutTriesOtherMember = &v
-	}
-	c.Backend.KeepaliveTimeout = cp(s.Backend.KeepaliveTimeout)
-	c.Backend.AdvertisedKeepalive = cp(s.Backend.AdvertisedKeepalive)
-	c.Backend.Delay = cp(s.Backend.Delay)
-	if s.Backend.MaxKeepaliveRequests != nil {
-		v := *s.Backend.MaxKeepaliveRequests
-		c.Backend.MaxKeepaliveRequests = &v
-	}
+	c.Gateway.BackendIdleTimeout = clonePtr(s.Gateway.BackendIdleTimeout)
+	c.Gateway.ClientKeepaliveTimeout = clonePtr(s.Gateway.ClientKeepaliveTimeout)
+	c.Gateway.RequestTimeout = clonePtr(s.Gateway.RequestTimeout)
+	c.Gateway.ClientRequestTimeout = clonePtr(s.Gateway.ClientRequestTimeout)
+	c.Gateway.TimeoutTriesOtherMember = clonePtr(s.Gateway.TimeoutTriesOtherMember)
+	c.Backend.KeepaliveTimeout = clonePtr(s.Backend.KeepaliveTimeout)
+	c.Backend.AdvertisedKeepalive = clonePtr(s.Backend.AdvertisedKeepalive)
+	c.Backend.Delay = clonePtr(s.Backend.Delay)
+	c.Backend.MaxKeepaliveRequests = clonePtr(s.Backend.MaxKeepaliveRequests)
 	c.Backend.Faults = append([]Fault(nil), s.Backend.Faults...)
-	c.Link.Latency = cp(s.Link.Latency)
-	c.Client.IdleTimeout = cp(s.Client.IdleTimeout)
-	if s.Client.Methods != nil {
-		c.Client.Methods = map[string]float64{}
-		for k, v := range s.Client.Methods {
-			c.Client.Methods[k] = v
-		}
-	}
+	c.Link.Latency = clonePtr(s.Link.Latency)
+	c.Client.IdleTimeout = clonePtr(s.Client.IdleTimeout)
+	c.Client.Methods = maps.Clone(s.Client.Methods)
 	c.Expect = s.Expect.clone()
 	return &c
+}
+
+// clonePtr is a pointer to a copy of *p; nil for nil.
+func clonePtr[T any](p *T) *T {
+	if p == nil {
+		return nil
+	}
+	v := *p
+	return &v
 }
 
 // Scale returns the scenario's time scale (1 when unset). For time_scale:

@@ -274,18 +274,11 @@ func serverCloseKind(reason string) CloseKind {
 	case backend.CloseShutdown:
 		return CloseShutdown
 	}
-	switch reason {
-	case proxy.ReasonIdleTimeout:
-		return CloseIdle
-	case proxy.ReasonPeerClosed:
-		return ClosePeer
-	case proxy.ReasonShutdown:
-		return CloseShutdown
-	}
-	return CloseOther
+	return clientCloseKind(reason) // the gateway's words, on its client side
 }
 
-// clientCloseKind is a pool's close reason in the engine's words.
+// clientCloseKind is a gateway's close reason (a pool's, or its front's) in
+// the engine's words.
 func clientCloseKind(reason string) CloseKind {
 	switch reason {
 	case proxy.ReasonIdleTimeout:

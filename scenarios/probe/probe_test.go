@@ -18,15 +18,12 @@ func serve(t *testing.T, cfg backend.Config) *url.URL {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, stop, err := srv.Start("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = srv.Serve(ctx, ln) }()
-	t.Cleanup(func() { cancel(); <-done })
-	u, _ := url.Parse("http://" + ln.Addr().String() + "/")
+	t.Cleanup(stop)
+	u, _ := url.Parse("http://" + addr.String() + "/")
 	return u
 }
 

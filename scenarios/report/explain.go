@@ -3,7 +3,8 @@ package report
 import (
 	"fmt"
 	"io"
-	"sort"
+	"maps"
+	"slices"
 
 	"github.com/gwsim/gwsim/scenarios/explain"
 )
@@ -14,23 +15,13 @@ import (
 func Explain(w io.Writer, name string, a *explain.Analysis, max int) {
 	fmt.Fprintf(w, "%s:\n", name)
 	if len(a.Causes) > 0 {
-		keys := make([]string, 0, len(a.Causes))
-		for k := range a.Causes {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
 		fmt.Fprintf(w, "  causes:")
-		for _, k := range keys {
+		for _, k := range slices.Sorted(maps.Keys(a.Causes)) {
 			fmt.Fprintf(w, " %s %d", k, a.Causes[k])
 		}
 		if len(a.Subkinds) > 0 {
-			sub := make([]string, 0, len(a.Subkinds))
-			for k := range a.Subkinds {
-				sub = append(sub, k)
-			}
-			sort.Strings(sub)
 			fmt.Fprintf(w, " (")
-			for i, k := range sub {
+			for i, k := range slices.Sorted(maps.Keys(a.Subkinds)) {
 				if i > 0 {
 					fmt.Fprint(w, ", ")
 				}

@@ -23,6 +23,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/gwsim/gwsim/backend"
 )
 
 // Options configure a probe.
@@ -43,11 +45,12 @@ type Options struct {
 	Insecure bool
 }
 
-// Close styles, as a packet capture would name them.
+// Close styles, as a packet capture would name them: the backend's words,
+// so that a measured style is a toy backend's close setting.
 const (
-	StyleFIN    = "fin"    // a FIN; a request sent after it is reset
-	StyleLinger = "linger" // a FIN, then the server drains what comes for a while (Apache's lingering close)
-	StyleRST    = "rst"    // the close itself is a reset
+	StyleFIN    = string(backend.CloseFIN)    // a FIN; a request sent after it is reset
+	StyleLinger = string(backend.CloseLinger) // a FIN, then the server drains what comes for a while (Apache's lingering close)
+	StyleRST    = string(backend.CloseRST)    // the close itself is a reset
 )
 
 // What a request written just after the idle close got.

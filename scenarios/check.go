@@ -39,7 +39,7 @@ type CheckInput struct {
 	// RTT is the gateway↔backend round trip; 0 = rule.DefaultRTT.
 	RTT time.Duration
 	// TimerSlack is how late timers act; 0 = rule.DefaultTimerSlack in the
-	// real world, this host's TimerSlack in a simulation (Scale < 1).
+	// real world, this host's rule.TimerSlack in a simulation (Scale < 1).
 	TimerSlack time.Duration
 	// Scale is the time scale the values will run at; 0 = 1 (the real
 	// world). A simulation's window is physical, so at scale f it is 1/f as
@@ -52,7 +52,7 @@ type CheckInput struct {
 // the real world (Scale 1) the window is RTT plus TimerSlack (default
 // rule.DefaultTimerSlack, the one-second tick of real servers' timers); as
 // a simulation at Scale f runs it, it is the model's physical window (RTT,
-// the host's TimerSlack, loopbackSlack) over f in real-world terms.
+// the host's rule.TimerSlack, rule.LoopbackSlack) over f in real-world terms.
 func Check(in CheckInput) CheckResult {
 	if in.RTT <= 0 {
 		in.RTT = rule.DefaultRTT
@@ -63,10 +63,11 @@ func Check(in CheckInput) CheckResult {
 	window := in.RTT + in.TimerSlack
 	switch {
 	case in.Scale < 1:
-		if in.TimerSlack <= 0 {
-			window += TimerSlack()
+		slack := in.TimerSlack
+		if slack <= 0 {
+			slack = rule.TimerSlack()
 		}
-		window = time.Duration(float64(window+loopbackSlack) / in.Scale)
+		window = time.Duration(float64(rule.SimWindow(in.RTT, slack)) / in.Scale)
 	case in.TimerSlack <= 0:
 		window += rule.DefaultTimerSlack
 	}

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gwsim/gwsim/scenarios/rule"
 	"go.uber.org/zap"
 	"go.yaml.in/yaml/v3"
 )
@@ -171,7 +172,7 @@ func buildCell(root *yaml.Node, file string, opt MatrixOptions, values []string)
 	if c.RaceStatus == 0 {
 		c.RaceStatus = 502
 	}
-	c.Check, err = CheckScenario(s, c.TimeScale, TimerSlack())
+	c.Check, err = CheckScenario(s, c.TimeScale, rule.TimerSlack())
 	if err != nil {
 		return nil, err
 	}

@@ -3,8 +3,6 @@ package scenarios
 import (
 	"fmt"
 	"math"
-	"slices"
-	"sync"
 	"time"
 
 	"github.com/gwsim/gwsim/backend"
@@ -13,74 +11,8 @@ import (
 	"github.com/gwsim/gwsim/scenarios/rule"
 )
 
-// The analytic model of the keep-alive race.
-//
-// One backend connection, as the gateway sees it. The backend writes a
-// response at time 0 and closes the connection, if no request came, at its
-// keep-alive K. With a one-way link latency d, the gateway has the
-// response at d and puts the connection in its pool; the connection's idle
-// age a counts from there. The backend's FIN reaches the gateway at K + d,
-// that is at idle age K. A request the gateway sends at idle age a reaches
-// the backend at age a + 2d (measured from the same origin as K). So:
-//
-//   - a < K − 2d: the request arrives before the close; it is served.
-//   - K − 2d ≤ a < K: the request is on the wire while the FIN is, the
-//     backend has closed, the gateway reads EOF or a reset: the race.
-//   - a ≥ K: the gateway saw the FIN and dialled a new connection: no race.
-//   - a ≥ G (the gateway's idle timeout, if it has one): the gateway closed
-//     the connection itself first: no race.
-//
-// The race window in idle age is therefore [K − W, min(K, G)) with W = RTT
-// = 2d; it is empty when G ≤ K − W, which is the cure. Timers widen it:
-// the link delays each segment with a timer, which fires late by up to the
-// host's timer granularity τ, so the FIN and the request each lose up to τ,
-// and the window is W = 2d + τ (+ loopbackSlack, what loopback leaves with
-// no latency at all). τ is measured on the host (TimerSlack): about 1 ms on
-// a host whose timers tick every millisecond, tens of µs elsewhere.
-//
-// Poisson arrivals of rate λ per connection: after a response the idle gap
-// until the next request is exponential (memoryless), so a request meets
-// the race with
-//
-//	p = P(gap ∈ [K − W, min(K, G))) = exp(−λ(K − W)) − exp(−λ·min(K, G))
-//
-// A request right after a race goes out on a fresh connection (the raced
-// one is gone), so races cannot follow each other: with r the race share,
-// r = (1 − r)·p, r = p / (1 + p). For λW ≪ 1 this is about λ·W·exp(−λK):
-// the rate falls when traffic rises (connections stop idling) and when it
-// falls (few requests come after a gap that long). A request that arrives
-// while the connection is busy opens a second one, which loses that
-// request's gap but adds a connection whose own idle age can fall in the
-// window; measured, the two cancel within the model's bound, so neither is
-// in the formula.
-//
-// A gap sweep and a constant rate have fixed gaps: each gap in the window
-// races, except right after a race. The client's timers quantise the gaps
-// on a coarse-timer host, so the measured count of a sweep can be about
-// twice the prediction; the model is exact in shape, not in count, there.
-//
-// A retry policy hides races from the client: idempotent retries every GET
-// (only the POST share stays visible); reset-before-request retries nothing
-// that was written, which the race always was.
-
-// loopbackSlack is the race window loopback leaves with no latency at all
-// (measured: about 0.1 ms).
-const loopbackSlack = 100 * time.Microsecond
-
-// TimerSlack is how late this host's timers fire: the median lateness of a
-// few 100 µs sleeps, measured once (about 1 ms on a host whose timers tick
-// every millisecond, tens of µs elsewhere).
-var TimerSlack = sync.OnceValue(func() time.Duration {
-	const n = 9
-	late := make([]time.Duration, n)
-	for i := range late {
-		start := time.Now()
-		time.Sleep(100 * time.Microsecond)
-		late[i] = time.Since(start) - 100*time.Microsecond
-	}
-	slices.Sort(late)
-	return min(max(late[n/2], 0), 5*time.Millisecond)
-})
+// The analytic model of the keep-alive race: see package rule for its
+// derivation; Predict applies it to a scenario.
 
 // Prediction is the model's estimate for one scenario, at a time scale.
 type Prediction struct {
@@ -137,7 +69,7 @@ func raceWindow(p proxy.Profile, b backend.Config, oneWay, slack time.Duration) 
 			to = g
 		}
 	} else {
-		from, to = rule.RaceWindow(k, g, 2*oneWay+slack+loopbackSlack)
+		from, to = rule.RaceWindow(k, g, rule.SimWindow(2*oneWay, slack))
 	}
 	if to <= from {
 		return from, to, fmt.Sprintf("the gateway closes idle connections (%s) before the backend's close can meet a request (%s − RTT)", g, k)
@@ -165,7 +97,7 @@ func Predict(s *Scenario, scale float64) (Prediction, error) {
 	}
 	d := s.linkLatency()
 	var pr Prediction
-	pr.WindowFrom, pr.WindowTo, pr.Why = raceWindow(p, b, d, TimerSlack())
+	pr.WindowFrom, pr.WindowTo, pr.Why = raceWindow(p, b, d, rule.TimerSlack())
 	pr.Visible = 1
 	if p.Retry == proxy.RetryIdempotent {
 		pr.Visible = l.PostRatio
@@ -183,7 +115,7 @@ func Predict(s *Scenario, scale float64) (Prediction, error) {
 		if l.Duration > 0 || members > 1 {
 			pr.Why = "a gap sweep bounded by duration or spread over members is estimated as if neither"
 		}
-		pr.RaceRate = fixedGapRaces(all, pr.WindowFrom, pr.WindowTo) / pr.Requests
+		pr.RaceRate = rule.FixedGapRaces(all, pr.WindowFrom, pr.WindowTo) / pr.Requests
 	case load.PatternConstant, load.PatternClosed:
 		gap := l.Think
 		if l.Pattern == load.PatternConstant {
@@ -205,7 +137,7 @@ func Predict(s *Scenario, scale float64) (Prediction, error) {
 			pr.Requests = l.Rate * l.Duration.Seconds()
 		}
 		lambda := l.Rate / float64(members) // per connection (one connection per member when idle gaps are long)
-		pr.RaceRate = poissonRaceRate(lambda, pr.WindowFrom, pr.WindowTo)
+		pr.RaceRate = rule.PoissonRaceRate(lambda, pr.WindowFrom, pr.WindowTo)
 		// The formula follows one connection per member. With many
 		// requests per keep-alive period (λK ≫ 1) bursts open more
 		// connections, and a LIFO pool leaves the extra ones idle until
@@ -225,34 +157,6 @@ func Predict(s *Scenario, scale float64) (Prediction, error) {
 	}
 	pr.Rate = pr.RaceRate * pr.Visible
 	return pr, nil
-}
-
-// fixedGapRaces counts the gaps in [from, to), skipping the gap right after
-// a race (that request goes out on a fresh connection).
-func fixedGapRaces(gaps []time.Duration, from, to time.Duration) float64 {
-	n, after := 0, false
-	for _, g := range gaps {
-		if !after && g >= from && g < to {
-			n, after = n+1, true
-			continue
-		}
-		after = false
-	}
-	return float64(n)
-}
-
-// poissonRaceRate is r = p/(1+p), p = exp(−λ·from) − exp(−λ·to) (see the
-// model above).
-func poissonRaceRate(lambda float64, from, to time.Duration) float64 {
-	if !(lambda > 0) || to <= from {
-		return 0
-	}
-	upper := 0.0
-	if to < time.Duration(math.MaxInt64) {
-		upper = math.Exp(-lambda * to.Seconds())
-	}
-	p := math.Exp(-lambda*from.Seconds()) - upper
-	return p / (1 + p)
 }
 
 // RaceAnswers counts the requests the gateway answered because of the

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gwsim/gwsim/scenarios"
 	"github.com/gwsim/gwsim/scenarios/report"
+	"github.com/gwsim/gwsim/scenarios/rule"
 )
 
 // defaultRunList is what `gwsim run` runs before any named scenario: every
@@ -61,7 +62,7 @@ func printModel(w io.Writer, results []*scenarios.Result) {
 			measured = float64(answered) / float64(r.Requests)
 		}
 		verdict := "-"
-		if c, err := scenarios.CheckScenario(r.Scenario, r.TimeScale, scenarios.TimerSlack()); err == nil {
+		if c, err := scenarios.CheckScenario(r.Scenario, r.TimeScale, rule.TimerSlack()); err == nil {
 			verdict = string(c.Verdict)
 		}
 		predicted := fmt.Sprintf("%.1f%%", 100*p.Rate)

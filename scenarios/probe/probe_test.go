@@ -2,7 +2,11 @@ package probe
 
 import (
 	"context"
+	"io"
+	"log"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -132,5 +136,33 @@ func TestProbeBadURL(t *testing.T) {
 	u, _ := url.Parse("http://" + addr + "/")
 	if _, err := Run(context.Background(), Options{URL: u, Connections: 2}); err == nil || !strings.Contains(err.Error(), "no connection got an answer") {
 		t.Errorf("closed port: %v", err)
+	}
+}
+
+// TestProbeGoTLS probes a real Go net/http server over https (its
+// IdleTimeout 200 ms): the idle close is found through TLS, and the raw
+// connection under it shows a full close (a request after it is reset).
+func TestProbeGoTLS(t *testing.T) {
+	const idle = 200 * time.Millisecond
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	srv.Config.IdleTimeout = idle
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshake below
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	u, _ := url.Parse(srv.URL + "/")
+	r, err := Run(context.Background(), Options{URL: u, Connections: 3, MaxWait: 10 * time.Second, MaxRequests: 20, Insecure: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.KeepAlive || len(r.IdleCloses) == 0 || r.Median < idle/2 || r.Median > 5*idle {
+		t.Fatalf("keep-alive %v, idle closes %v: want about %s", r.KeepAlive, r.IdleCloses, idle)
+	}
+	if r.Style != StyleFIN || r.LateRequest != LateReset || r.Advertised != -1 || r.MaxRequests != 0 {
+		t.Errorf("style %q, late %q, advertised %s, max requests %d: want fin, reset, none, none", r.Style, r.LateRequest, r.Advertised, r.MaxRequests)
+	}
+	// Without --insecure the test server's certificate is refused: an
+	// error that says so, not an answer.
+	if _, err := Run(context.Background(), Options{URL: u, Connections: 1, MaxWait: time.Second}); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("unverified certificate: %v", err)
 	}
 }

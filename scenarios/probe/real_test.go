@@ -201,5 +201,9 @@ s.listen(0, '127.0.0.1', () => console.log(s.address().port));`
 	if !r.KeepAlive || r.Advertised != time.Second || r.MaxRequests != 0 || r.Style == "" {
 		t.Errorf("keep-alive %v, advertised %s, max requests %d, style %q: want on, 1s, none, a close", r.KeepAlive, r.Advertised, r.MaxRequests, r.Style)
 	}
+	version, _ := exec.Command(bin, "--version").Output()
+	if !strings.HasPrefix(string(version), "v20.") {
+		t.Skipf("node %s: the 1 s buffer after keepAliveTimeout was measured on Node 20 only (median close here %s)", strings.TrimSpace(string(version)), r.Median)
+	}
 	within5(t, r, 2*time.Second, late)
 }

@@ -454,6 +454,14 @@ func (p *Pool) removeIdle(pc *persistConn) {
 	}
 }
 
+// Fork returns a new pool with p's configuration and none of its
+// connections (the load driver's aimed pattern gives each worker one).
+func (p *Pool) Fork() http.RoundTripper {
+	q := NewPool(p.cfg)
+	q.SetIdleTimeout(p.IdleTimeout())
+	return q
+}
+
 // Close closes every idle connection; busy ones close when their exchange
 // ends. Later round trips fail.
 func (p *Pool) Close() {

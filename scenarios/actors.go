@@ -145,7 +145,7 @@ func (s *Scenario) loadConfig(target string, scale float64) (load.Config, error)
 		Duration: sc(l.Duration), Requests: l.Requests, Seed: l.Seed, Passes: l.Passes,
 		PostRatio: l.PostRatio, BodySize: l.BodySize,
 	}
-	if pattern == load.PatternGapSweep {
+	if pattern.Sweeps() {
 		centre := s.sweepCentre(scale)
 		cfg.GapFrom, cfg.GapTo, cfg.GapStep = centre+l.GapFrom.D(), centre+l.GapTo.D(), l.GapStep.D()
 		if cfg.GapFrom < 0 {

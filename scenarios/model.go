@@ -104,18 +104,30 @@ func Predict(s *Scenario, scale float64) (Prediction, error) {
 	}
 	members := max(s.Gateway.Members, 1)
 	switch l.Pattern {
-	case load.PatternGapSweep:
+	case load.PatternGapSweep, load.PatternAimed:
+		// Aimed: the same gaps, each on the connection that took it, after
+		// one priming request per connection.
 		gaps := load.SweepGaps(l.GapFrom, l.GapTo, l.GapStep)
 		passes := max(l.Passes, 1)
-		all := make([]time.Duration, 0, len(gaps)*passes)
-		for range passes {
-			all = append(all, gaps...)
+		primings := 1
+		if l.Pattern == load.PatternAimed {
+			primings = min(max(l.Workers, 1), len(gaps))
 		}
-		pr.Model, pr.Requests = "fixed-gaps", float64(len(all)+1) // +1: the priming request
+		pr.Model, pr.Requests = "fixed-gaps", float64(len(gaps)*passes+primings)
 		if l.Duration > 0 || members > 1 {
 			pr.Why = "a gap sweep bounded by duration or spread over members is estimated as if neither"
 		}
-		pr.RaceRate = rule.FixedGapRaces(all, pr.WindowFrom, pr.WindowTo) / pr.Requests
+		races := 0.0
+		for k := range primings { // each connection's own sequence of gaps (a race resets only its own)
+			var mine []time.Duration
+			for range passes {
+				for j := k; j < len(gaps); j += primings {
+					mine = append(mine, gaps[j])
+				}
+			}
+			races += rule.FixedGapRaces(mine, pr.WindowFrom, pr.WindowTo)
+		}
+		pr.RaceRate = races / pr.Requests
 	case load.PatternConstant, load.PatternClosed:
 		gap := l.Think
 		if l.Pattern == load.PatternConstant {

@@ -245,7 +245,7 @@ func run(ctx context.Context, s *Scenario, opt Options, scale float64, r *Result
 		return err
 	}
 	around := s.sweepCentre(scale)
-	if lcfg.Pattern == load.PatternGapSweep && s.Load.GapAround.BackendClose {
+	if lcfg.Pattern.Sweeps() && s.Load.GapAround.BackendClose {
 		// Centre the sweep on the close this backend makes on this
 		// machine now, not the nominal one: a late timer moves the race.
 		measured, err := measureBackendClose(ctx, r.Backend)

@@ -169,7 +169,7 @@ func margin(s *Scenario, p proxy.Profile, keepAlive, raceWindow time.Duration, s
 	}
 	raced := causes[proxy.CauseKeepaliveRace] > 0
 	reset := causes[proxy.CauseBackendResetMidRequest] > 0
-	sweep := load.Pattern(s.Load.Pattern) == load.PatternGapSweep
+	sweep := load.Pattern(s.Load.Pattern).Sweeps()
 	switch {
 	case raced && keepAlive > 0:
 		if idle := p.BackendIdleTimeout; idle > time.Nanosecond && idle < keepAlive {
@@ -328,7 +328,7 @@ func (s *Scenario) AutoFloor() float64 {
 	}
 	l := s.Load
 	switch load.Pattern(l.Pattern) {
-	case load.PatternGapSweep:
+	case load.PatternGapSweep, load.PatternAimed:
 		if c := s.sweepCentre(1); c > 0 && l.GapFrom < 0 {
 			floor = max(floor, float64(-2*l.GapFrom.D())/float64(c))
 		}

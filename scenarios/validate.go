@@ -214,14 +214,14 @@ func (s *Scenario) checkLoad() error {
 		return ferr("load."+field, "does not apply to pattern %s (only to %s)", pattern, strings.Join(names, ", "))
 	}
 	open := []load.Pattern{load.PatternConstant, load.PatternPoisson}
-	sweep := []load.Pattern{load.PatternGapSweep}
+	sweep := []load.Pattern{load.PatternGapSweep, load.PatternAimed}
 	for _, c := range []struct {
 		field    string
 		set      bool
 		patterns []load.Pattern
 	}{
 		{"workers", s.pos.has("load.workers"), []load.Pattern{load.PatternClosed}},
-		{"connections", s.pos.has("load.connections"), append([]load.Pattern{load.PatternClosed}, open...)},
+		{"connections", s.pos.has("load.connections"), append([]load.Pattern{load.PatternClosed, load.PatternAimed}, open...)},
 		{"think", s.pos.has("load.think"), []load.Pattern{load.PatternClosed}},
 		{"rate", s.pos.has("load.rate"), open},
 		{"gap_around", s.pos.has("load.gap_around"), sweep},
@@ -275,9 +275,9 @@ func (s *Scenario) checkLoad() error {
 		if l.Rate > load.MaxRate {
 			return ferr("load.rate", "must be at most %d per second, got %g", load.MaxRate, l.Rate)
 		}
-	case load.PatternGapSweep:
+	case load.PatternGapSweep, load.PatternAimed:
 		if l.GapStep <= 0 {
-			return ferr("load.gap_step", "must be > 0 for pattern gap-sweep, got %s", l.GapStep.D())
+			return ferr("load.gap_step", "must be > 0 for pattern %s, got %s", pattern, l.GapStep.D())
 		}
 		if l.GapFrom > l.GapTo {
 			return ferr("load.gap_from", "must be <= gap_to (%s), got %s", l.GapTo.D(), l.GapFrom.D())
@@ -295,7 +295,7 @@ func (s *Scenario) checkLoad() error {
 			return ferr("load.gap_from", "gap_around + gap_from is negative (%s at time scale %g)", c, s.Scale())
 		}
 	}
-	if pattern != load.PatternGapSweep && l.Duration == 0 && l.Requests == 0 {
+	if !pattern.Sweeps() && l.Duration == 0 && l.Requests == 0 {
 		return ferr("load", "duration or requests must be set for pattern %s", pattern)
 	}
 	if (pattern == load.PatternConstant || pattern == load.PatternPoisson) && l.Requests == 0 {

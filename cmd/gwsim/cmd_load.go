@@ -25,15 +25,18 @@ The client is gwsim's own no-retry pool, with its own idle timeout, so a reused
 connection that fails is counted, never silently replayed. Patterns: closed
 (workers and think time), constant and poisson (open loop: late requests are
 counted, never dropped), gap-sweep (one connection, the idle gap between
-requests stepped across a range around a timeout: the race's shape).`,
+requests stepped across a range around a timeout: the race's shape), aimed
+(the same gaps spread over --workers connections at once: in real time, one
+keep-alive period gives that many aimed reuses instead of one).`,
 		`  gwsim load --target http://127.0.0.1:8080/ --pattern poisson --rate 50 --duration 30s
   gwsim load --target http://127.0.0.1:8080/ --pattern gap-sweep --gap-from 4.997s --gap-to 5.002s --gap-step 100us --json
   gwsim load --target http://127.0.0.1:8080/ --pattern closed --workers 4 --think 1s --requests 200 --post-ratio 0.3
+  gwsim load --target http://127.0.0.1:8080/ --pattern aimed --workers 10 --gap-from 4.997s --gap-to 5.002s --gap-step 100us
 `)
 	fs := c.fs
 	target := fs.String("target", "", "URL to send requests to (required)")
-	pattern := fs.String("pattern", "closed", "closed, constant, poisson or gap-sweep")
-	workers := fs.Int("workers", 1, "closed loop: concurrent workers (at most 10000)")
+	pattern := fs.String("pattern", "closed", "closed, constant, poisson, gap-sweep or aimed")
+	workers := fs.Int("workers", 1, "closed loop: concurrent workers; aimed: connections, each sweeping every workers-th gap (at most 10000)")
 	think := fs.Duration("think", 0, "closed loop: pause after each response")
 	rate := fs.Float64("rate", 0, "constant/poisson: requests per second (at most 100000)")
 	duration := fs.Duration("duration", 0, "stop starting requests after this long (at most 168h)")

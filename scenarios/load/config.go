@@ -12,6 +12,7 @@
 package load
 
 import (
+	"net/http"
 	"fmt"
 	"math"
 	"net/url"
@@ -37,15 +38,32 @@ const (
 	// waits that long after the previous response body was fully read and
 	// sends the next request; the whole sweep is repeated Passes times.
 	PatternGapSweep Pattern = "gap-sweep"
+	// PatternAimed is the gap sweep spread over Workers connections of
+	// their own, run at once: connection k primes itself, then takes every
+	// Workers-th gap of the sweep, from the k-th. One keep-alive period
+	// then gives Workers aimed reuses instead of one, which is what finds
+	// the race quickly in real time. The round tripper must implement
+	// Forker.
+	PatternAimed Pattern = "aimed"
 )
+
+// Sweeps reports whether p steps idle gaps (gap-sweep, aimed).
+func (p Pattern) Sweeps() bool { return p == PatternGapSweep || p == PatternAimed }
+
+// Forker is a round tripper that opens independent ones: each with its own
+// connections. Closing them is Run's (when they implement io.Closer or have
+// a Close method).
+type Forker interface {
+	Fork() http.RoundTripper
+}
 
 // ParsePattern returns the Pattern named s.
 func ParsePattern(s string) (Pattern, error) {
 	switch p := Pattern(s); p {
-	case PatternClosed, PatternConstant, PatternPoisson, PatternGapSweep:
+	case PatternClosed, PatternConstant, PatternPoisson, PatternGapSweep, PatternAimed:
 		return p, nil
 	}
-	return "", fmt.Errorf("unknown load pattern %q (want closed, constant, poisson or gap-sweep)", s)
+	return "", fmt.Errorf("unknown load pattern %q (want closed, constant, poisson, gap-sweep or aimed)", s)
 }
 
 // Defaults applied by Run to zero-valued Config fields.
@@ -98,8 +116,9 @@ type Config struct {
 	// Pattern selects the pacing. "" means PatternClosed.
 	Pattern Pattern
 
-	// Workers is the number of concurrent workers of the closed loop.
-	// 0 means 1. Ignored by the other patterns.
+	// Workers is the number of concurrent workers of the closed loop, and
+	// the connections of the aimed pattern. 0 means 1. Ignored by the
+	// other patterns.
 	Workers int
 	// Think is the closed loop's pause after each response. 0 means none.
 	Think time.Duration
@@ -221,19 +240,19 @@ func (c Config) Validate() error {
 		return fmt.Errorf("load: post-ratio must be within 0..1, got %v", c.PostRatio)
 	}
 	switch p {
-	case PatternGapSweep:
+	case PatternGapSweep, PatternAimed:
 		if c.GapStep <= 0 {
 			return fmt.Errorf("load: gap-step must be > 0 for pattern %s, got %v", p, c.GapStep)
 		}
 		if c.GapFrom > c.GapTo {
 			return fmt.Errorf("load: gap-from (%v) must be <= gap-to (%v)", c.GapFrom, c.GapTo)
 		}
-		if n := SweepRequests(c.GapFrom, c.GapTo, c.GapStep, c.Passes); n > MaxRequests {
+		if n := SweepRequests(c.GapFrom, c.GapTo, c.GapStep, c.Passes) + uint64(max(c.Workers, 1)) - 1; n > MaxRequests {
 			return fmt.Errorf("load: a gap sweep from %v to %v in steps of %v, %d pass(es), plans %d requests; at most %d (widen gap-step or narrow the range)",
 				c.GapFrom, c.GapTo, c.GapStep, max(c.Passes, 1), n, MaxRequests)
 		}
 	}
-	if p != PatternGapSweep && c.Duration == 0 && c.Requests == 0 {
+	if !p.Sweeps() && c.Duration == 0 && c.Requests == 0 {
 		return fmt.Errorf("load: duration or requests must be set for pattern %s", p)
 	}
 	return nil

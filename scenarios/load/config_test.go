@@ -17,7 +17,7 @@ func TestParsePattern(t *testing.T) {
 		{in: "constant", want: PatternConstant},
 		{in: "poisson", want: PatternPoisson},
 		{in: "gap-sweep", want: PatternGapSweep},
-		{in: "x", wantErr: `unknown load pattern "x" (want closed, constant, poisson or gap-sweep)`},
+		{in: "x", wantErr: `unknown load pattern "x" (want closed, constant, poisson, gap-sweep or aimed)`},
 		{in: "", wantErr: `unknown load pattern ""`},
 		{in: "Closed", wantErr: `unknown load pattern "Closed"`},
 	}

@@ -70,7 +70,13 @@ func Run(ctx context.Context, cfg Config, rt http.RoundTripper, m *Metrics) (*Re
 		s := NewPoissonSchedule(cfg.Rate, cfg.Seed)
 		r.openLoop(ctx, func(int) time.Duration { return s.Next() })
 	case PatternGapSweep:
-		r.gapSweep(ctx, startCtx)
+		r.gapSweep(ctx, startCtx, rt, SweepGaps(cfg.GapFrom, cfg.GapTo, cfg.GapStep), r.nextIndex())
+	case PatternAimed:
+		f, ok := rt.(Forker)
+		if !ok {
+			return nil, errors.New("load: the aimed pattern needs a round tripper that opens independent connections (Fork)")
+		}
+		r.aimed(ctx, startCtx, f)
 	}
 	return r.col.result(time.Since(r.start)), nil
 }
@@ -105,7 +111,7 @@ func (r *runner) closedLoop(ctx, startCtx context.Context) {
 				if r.countReached(i) {
 					return
 				}
-				r.do(ctx, i)
+				r.do(ctx, r.rt, i)
 				if r.cfg.Think > 0 && !sleep(startCtx, r.cfg.Think) {
 					return
 				}
@@ -154,25 +160,26 @@ func (r *runner) openLoop(ctx context.Context, offset func(i int) time.Duration)
 		}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			r.do(ctx, i)
+			r.do(ctx, r.rt, i)
 		})
 	}
 }
 
-// gapSweep sends a priming request, then for each pass and each gap waits
-// that gap after the previous response ended and sends the next request,
-// recording the measured gap before every 502.
-func (r *runner) gapSweep(ctx, startCtx context.Context) {
-	gaps := SweepGaps(r.cfg.GapFrom, r.cfg.GapTo, r.cfg.GapStep)
-	if startCtx.Err() != nil || r.countReached(0) {
+// gapSweep sends a priming request through rt, then for each pass and
+// each of gaps waits that gap after the previous response ended and sends
+// the next request, recording the measured gap before every 502. index
+// numbers the requests (for the count bound and the GET/POST mix).
+func (r *runner) gapSweep(ctx, startCtx context.Context, rt http.RoundTripper, gaps []time.Duration, index func() int) {
+	i := index()
+	if startCtx.Err() != nil || r.countReached(i) {
 		return
 	}
-	_, end := r.do(ctx, 0)
-	i := 1
+	_, end := r.do(ctx, rt, i)
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for range r.cfg.Passes {
 		for _, gap := range gaps {
+			i := index()
 			if r.countReached(i) {
 				return
 			}
@@ -189,19 +196,58 @@ func (r *runner) gapSweep(ctx, startCtx context.Context) {
 			}
 			waited := time.Since(end)
 			var code int
-			code, end = r.do(ctx, i)
+			code, end = r.do(ctx, rt, i)
 			if code == http.StatusBadGateway {
 				r.col.gap502(waited)
 			}
-			i++
 		}
+	}
+}
+
+// nextIndex numbers requests 0, 1, 2... for one sequential worker.
+func (r *runner) nextIndex() func() int {
+	i := -1
+	return func() int { i++; return i }
+}
+
+// aimed runs the sweep over Workers connections of their own at once:
+// worker k takes gaps k, k+Workers, ... of the sweep.
+func (r *runner) aimed(ctx, startCtx context.Context, f Forker) {
+	gaps := SweepGaps(r.cfg.GapFrom, r.cfg.GapTo, r.cfg.GapStep)
+	var next atomic.Int64
+	index := func() int { return int(next.Add(1) - 1) }
+	var wg sync.WaitGroup
+	for k := range r.cfg.Workers {
+		var mine []time.Duration
+		for j := k; j < len(gaps); j += r.cfg.Workers {
+			mine = append(mine, gaps[j])
+		}
+		if len(mine) == 0 {
+			break
+		}
+		rt := f.Fork()
+		wg.Go(func() {
+			defer closeRoundTripper(rt)
+			r.gapSweep(ctx, startCtx, rt, mine, index)
+		})
+	}
+	wg.Wait()
+}
+
+// closeRoundTripper closes rt's connections, if it can.
+func closeRoundTripper(rt http.RoundTripper) {
+	switch c := rt.(type) {
+	case interface{ Close() }:
+		c.Close()
+	case interface{ CloseIdleConnections() }:
+		c.CloseIdleConnections()
 	}
 }
 
 // do sends request i, reads its response body to the end, records the
 // outcome and returns the status code (0 for a client error) and the time
 // the request ended.
-func (r *runner) do(ctx context.Context, i int) (int, time.Time) {
+func (r *runner) do(ctx context.Context, rt http.RoundTripper, i int) (int, time.Time) {
 	method := http.MethodGet
 	post := isPost(r.cfg.Seed, i, r.cfg.PostRatio)
 	if post {
@@ -227,7 +273,7 @@ func (r *runner) do(ctx context.Context, i int) (int, time.Time) {
 	} else {
 		req = r.templates[0].WithContext(rctx)
 	}
-	resp, err := r.rt.RoundTrip(req)
+	resp, err := rt.RoundTrip(req)
 	if err != nil {
 		if resp != nil && resp.Body != nil {
 			resp.Body.Close()

@@ -2,6 +2,7 @@ package load
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -324,5 +325,64 @@ func TestRunOpenLoopLate(t *testing.T) {
 				t.Errorf("server saw %d requests at once, want <= MaxInFlight 2", pk)
 			}
 		})
+	}
+}
+
+// forkCounter is a Forker whose forks count the requests each sent.
+type forkCounter struct {
+	mu     sync.Mutex
+	forks  []*countingRT
+	closed int
+}
+
+type countingRT struct {
+	f *forkCounter
+	n atomic.Int64
+}
+
+func (f *forkCounter) RoundTrip(*http.Request) (*http.Response, error) {
+	return nil, errors.New("the aimed pattern must not use the parent")
+}
+
+func (f *forkCounter) Fork() http.RoundTripper {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := &countingRT{f: f}
+	f.forks = append(f.forks, c)
+	return c
+}
+
+func (c *countingRT) RoundTrip(*http.Request) (*http.Response, error) {
+	c.n.Add(1)
+	return &http.Response{StatusCode: 200, Body: http.NoBody}, nil
+}
+
+func (c *countingRT) Close() {
+	c.f.mu.Lock()
+	c.f.closed++
+	c.f.mu.Unlock()
+}
+
+// TestAimed: the sweep's gaps are split over Workers connections of their
+// own, each primed once, every fork closed at the end; a round tripper
+// that cannot fork is refused before any traffic.
+func TestAimed(t *testing.T) {
+	f := &forkCounter{}
+	cfg := Config{Target: "http://127.0.0.1:1/", Pattern: PatternAimed, Workers: 3,
+		GapFrom: 0, GapTo: 900 * time.Microsecond, GapStep: 100 * time.Microsecond} // 10 gaps
+	res, err := Run(context.Background(), cfg, f, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.forks) != 3 || f.closed != 3 || res.Requests != 13 {
+		t.Fatalf("%d forks, %d closed, %d requests: want 3, 3, 13 (10 gaps + 3 primings)", len(f.forks), f.closed, res.Requests)
+	}
+	for i, want := range []int64{5, 4, 4} { // gaps 0,3,6,9 / 1,4,7 / 2,5,8, each plus its priming
+		if got := f.forks[i].n.Load(); got != want {
+			t.Errorf("fork %d sent %d requests, want %d", i, got, want)
+		}
+	}
+	if _, err := Run(context.Background(), cfg, http.DefaultTransport, nil); err == nil || !strings.Contains(err.Error(), "Fork") {
+		t.Errorf("a round tripper without Fork: %v", err)
 	}
 }

@@ -12,9 +12,9 @@
 package load
 
 import (
-	"net/http"
 	"fmt"
 	"math"
+	"net/http"
 	"net/url"
 	"time"
 )

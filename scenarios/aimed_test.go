@@ -30,8 +30,10 @@ expect:
 	if r.Err != nil {
 		t.Fatal(r.Err)
 	}
-	if r.Requests != 51+4 {
-		t.Errorf("%d requests, want 55 (51 gaps, 4 primings)", r.Requests)
+	// 51 gaps and 4 primings, more when the sweep was widened toward the
+	// backend's measured close.
+	if r.Requests < 51+4 {
+		t.Errorf("%d requests, want at least 55 (51 gaps, 4 primings)", r.Requests)
 	}
 	if pr, err := Predict(s, r.TimeScale); err != nil || pr.Requests != 55 || pr.Rate == 0 {
 		t.Errorf("model: %+v %v", pr, err)

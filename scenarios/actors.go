@@ -26,6 +26,9 @@ func (s *Scenario) sweepCentre(scale float64) time.Duration {
 // backendCloses reports whether the backend closes idle keep-alive
 // connections after a timeout.
 func (s *Scenario) backendCloses() bool {
+	if s.Backend.Real() {
+		return true // measured before the run; it must close, or the run says so
+	}
 	b, err := s.backendConfig(1)
 	return err == nil && b.KeepAliveTimeout > 0 && !b.IdleForever
 }
@@ -77,6 +80,11 @@ func (s *Scenario) profile(scale float64) (proxy.Profile, error) {
 func (s *Scenario) backendConfig(scale float64) (backend.Config, error) {
 	b := s.Backend
 	var cfg backend.Config
+	if b.Real() {
+		// What is known of it: the keep-alive declared (0 until measured).
+		cfg.KeepAliveTimeout = b.KeepaliveTimeout.or(0)
+		return cfg, nil
+	}
 	if b.Preset != "" {
 		var err error
 		if cfg, err = backend.Preset(b.Preset); err != nil {
@@ -149,7 +157,10 @@ func (s *Scenario) loadConfig(target string, scale float64) (load.Config, error)
 		centre := s.sweepCentre(scale)
 		cfg.GapFrom, cfg.GapTo, cfg.GapStep = centre+l.GapFrom.D(), centre+l.GapTo.D(), l.GapStep.D()
 		if cfg.GapFrom < 0 {
-			return cfg, fmt.Errorf("gap_around + gap_from is negative (%s)", cfg.GapFrom)
+			if !s.Backend.Real() || !l.GapAround.BackendClose {
+				return cfg, fmt.Errorf("gap_around + gap_from is negative (%s)", cfg.GapFrom)
+			}
+			cfg.GapFrom, cfg.GapTo = 0, max(cfg.GapTo, 0) // centred on the close measured at run time
 		}
 	}
 	return cfg, cfg.Validate()

@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/gwsim/gwsim/backend"
@@ -86,6 +87,9 @@ func CheckScenario(s *Scenario, scale float64, slack time.Duration) (CheckResult
 	b, err := s.backendConfig(1)
 	if err != nil {
 		return CheckResult{}, err
+	}
+	if s.Backend.Real() && b.KeepAliveTimeout == 0 {
+		return CheckResult{}, fmt.Errorf("%s: the backend at %s declares no keep-alive: set backend.keepalive_timeout, or measure it with gwsim probe %s", s.Name, s.Backend.URL, s.Backend.URL)
 	}
 	in := CheckFor(p, b)
 	in.Backend = s.Backend.Preset

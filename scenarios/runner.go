@@ -84,6 +84,9 @@ type Result struct {
 	Backends       []backend.Stats
 	// Analysis joins the actors' events: every failure explained.
 	Analysis *explain.Analysis
+	// BackendOutput is the last 64 KiB a backend gwsim started
+	// (backend.command) wrote, shown when the scenario fails.
+	BackendOutput string
 
 	events []event.Event // the run's events, until sent to Options.Events
 }
@@ -147,6 +150,8 @@ func Run(ctx context.Context, s *Scenario, opt Options) *Result {
 	switch {
 	case opt.TimeScale > 0:
 		scale = opt.TimeScale
+	case s.Backend.Real():
+		scale = 1 // real time
 	case opt.AutoScale || s.TimeScale.Auto:
 		if opt.lateness == 0 {
 			opt.lateness = MachineLateness(ctx, autoProbe)
@@ -155,7 +160,11 @@ func Run(ctx context.Context, s *Scenario, opt Options) *Result {
 	}
 	r := &Result{Scenario: s, TimeScale: scale, First502: -1, LinkLatency: s.linkLatency(),
 		Status: map[int]int64{}, Causes: map[string]int64{}, ClientErrors: map[string]int64{}}
-	r.Err = run(ctx, s, opt, scale, r)
+	if s.Backend.Real() && opt.TimeScale > 0 && opt.TimeScale != 1 {
+		r.Err = errRealScale
+	} else {
+		r.Err = run(ctx, s, opt, scale, r)
+	}
 	r.Wall = time.Since(start)
 	if r.Err == nil {
 		r.Failures = s.Expect.check(r)
@@ -209,6 +218,18 @@ func run(ctx context.Context, s *Scenario, opt Options, scale float64, r *Result
 	members := max(s.Gateway.Members, 1)
 	var addrs []string
 	var backends []*backend.Server
+	var rb *realBackend
+	if s.Backend.Real() {
+		rb, err = startRealBackend(ctx, s.Backend)
+		if err != nil {
+			return err
+		}
+		defer func() { rb.stop(); r.BackendOutput = rb.out.String() }()
+		addrs, members = []string{rb.addr}, 0
+		if err := r.measureRealClose(ctx, s, rb); err != nil {
+			return err
+		}
+	}
 	for i := 0; i < members; i++ {
 		srv, err := backend.New(r.Backend, log.Named(fmt.Sprintf("backend%d", i)), nil)
 		if err != nil {
@@ -245,7 +266,16 @@ func run(ctx context.Context, s *Scenario, opt Options, scale float64, r *Result
 		return err
 	}
 	around := s.sweepCentre(scale)
-	if lcfg.Pattern.Sweeps() && s.Load.GapAround.BackendClose {
+	switch {
+	case lcfg.Pattern.Sweeps() && s.Load.GapAround.BackendClose && rb != nil:
+		// A real backend's close is what was measured: the sweep is
+		// centred on it.
+		around = r.Timing.BackendClose
+		lcfg.GapFrom, lcfg.GapTo = max(around+s.Load.GapFrom.D(), 0), around+s.Load.GapTo.D()
+		if err := lcfg.Validate(); err != nil {
+			return err
+		}
+	case lcfg.Pattern.Sweeps() && s.Load.GapAround.BackendClose:
 		// Centre the sweep on the close this backend makes on this
 		// machine now, not the nominal one: a late timer moves the race.
 		measured, err := measureBackendClose(ctx, r.Backend)
@@ -300,7 +330,13 @@ func run(ctx context.Context, s *Scenario, opt Options, scale float64, r *Result
 	r.StatusByMethod = r.Gateway.ByMethod
 	r.Retries = r.Gateway.Retries
 	events := rec.Events()
-	r.Analysis = explain.Analyze(events)
+	ev := explain.FromEvents(events)
+	if rb != nil {
+		// A real backend leaves no events: what is known of its
+		// keep-alive is the close measured before the run.
+		ev.Backend = explain.BackendSettings{Known: true, KeepAlive: r.Backend.KeepAliveTimeout}
+	}
+	r.Analysis = explain.Explain(ev)
 	r.Timing.LongestIdle = longestIdle(events)
 	r.Analysis.Start = start
 	r.Causes = r.Analysis.Causes

@@ -73,7 +73,22 @@ type Backend struct {
 	Status               int       `yaml:"status"`
 	ResponseSize         int       `yaml:"response_size"`
 	Faults               []Fault   `yaml:"faults"`
+
+	// URL names a real backend instead of gwsim's (http://host:port/):
+	// one the user started, or Command when set. Only keepalive_timeout
+	// (the keep-alive it is expected to have) applies beside it.
+	URL string `yaml:"url"`
+	// Command, with url, is the real backend's argv: gwsim starts it (with
+	// Env added to its environment), waits until url accepts connections
+	// within ReadyTimeout (default 10 s), stops it at the end, and shows
+	// its output when something fails.
+	Command      []string          `yaml:"command"`
+	Env          map[string]string `yaml:"env"`
+	ReadyTimeout *Duration         `yaml:"ready_timeout"`
 }
+
+// Real reports whether the backend is a real server (backend.url).
+func (b *Backend) Real() bool { return b.URL != "" }
 
 // Fault is a window in which every member misbehaves.
 type Fault struct {
@@ -374,6 +389,9 @@ func clonePtr[T any](p *T) *T {
 // idle machine gets; a run measures the machine and picks its own with
 // AutoScale.
 func (s *Scenario) Scale() float64 {
+	if s.Backend.Real() {
+		return 1 // real time
+	}
 	if s.TimeScale.Auto {
 		return s.AutoFloor()
 	}

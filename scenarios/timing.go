@@ -281,6 +281,9 @@ const autoScaleFactor = 8
 // and the link latency are wall time and do not scale.
 func AutoScale(s *Scenario, lateness time.Duration) float64 {
 	scale := s.Scale()
+	if s.Backend.Real() {
+		return scale // real time
+	}
 	shortest := s.shortestTimer()
 	if shortest <= 0 || lateness <= 0 {
 		return scale

@@ -105,6 +105,9 @@ func (s *Scenario) checkGateway() error {
 
 func (s *Scenario) checkBackend() error {
 	b := s.Backend
+	if b.Real() || len(b.Command) > 0 || len(b.Env) > 0 || b.ReadyTimeout != nil {
+		return s.checkRealBackend()
+	}
 	if b.Preset != "" {
 		if _, err := backend.Preset(b.Preset); err != nil {
 			return ferr("backend.preset", "%v", err)
@@ -291,7 +294,7 @@ func (s *Scenario) checkLoad() error {
 		if l.GapAround.BackendClose && !s.backendCloses() {
 			return ferr("load.gap_around", "backend-close needs a backend that closes idle connections (keep-alive on, with a timeout)")
 		}
-		if c := s.sweepCentre(s.Scale()) + l.GapFrom.D(); c < 0 {
+		if c := s.sweepCentre(s.Scale()) + l.GapFrom.D(); c < 0 && !(s.Backend.Real() && l.GapAround.BackendClose) {
 			return ferr("load.gap_from", "gap_around + gap_from is negative (%s at time scale %g)", c, s.Scale())
 		}
 	}

@@ -159,7 +159,16 @@ func Why(r *scenarios.Result) []string {
 	for _, f := range r.Failures {
 		out = append(out, "expectation failed: "+f)
 	}
+	if r.BackendOutput != "" && !r.Pass {
+		out = append(out, "backend output (last lines): "+lastLines(r.BackendOutput, 5))
+	}
 	return out
+}
+
+// lastLines is the last n lines of s, joined with " | ".
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(len(lines)-n, 0):], " | ")
 }
 
 func raceLine(r *scenarios.Result) string {

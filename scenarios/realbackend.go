@@ -16,10 +16,11 @@ import (
 	"time"
 )
 
-// Real backends: a server the user runs (backend.url), or starts through
-// gwsim (backend.command). They run in real time and leave no events; the
-// explanation engine then names the race from idle ages that fit the
-// keep-alive measured just before the run (or the one declared).
+// Real actors: a server the user runs (backend.url, gateway.url), or one
+// gwsim starts (command). They run in real time and leave no events. For a
+// real backend the explanation engine names the race from idle ages that
+// fit the keep-alive measured just before the run (or the one declared); a
+// real gateway's failures are counted by the statuses the client got.
 
 // DefaultReadyTimeout is how long gwsim waits for a backend it started to
 // accept connections.
@@ -31,16 +32,44 @@ const maxReadyTimeout = 5 * time.Minute
 // realOnly are the backend fields a real backend may have beside url.
 var realOnly = []string{"url", "command", "env", "ready_timeout", "keepalive_timeout"}
 
+// checkRealActor checks what a real gateway and a real backend share:
+// url, command, env and ready_timeout under section.
+func checkRealActor(section, rawURL string, command []string, env map[string]string, ready *Duration) error {
+	if rawURL == "" {
+		return ferr(section+".url", "command, env and ready_timeout need url: the address the real %s answers on", section)
+	}
+	if _, err := realAddr(rawURL); err != nil {
+		return ferr(section+".url", "%v", err)
+	}
+	if len(command) > 0 && command[0] == "" {
+		return ferr(section+".command", "the program (its first word) is empty")
+	}
+	for k := range env {
+		if k == "" || strings.ContainsAny(k, "=\x00") {
+			return ferr(section+".env", "bad variable name %q", k)
+		}
+	}
+	if ready != nil && (ready.D() <= 0 || ready.D() > maxReadyTimeout) {
+		return ferr(section+".ready_timeout", "want > 0 and at most %s, got %s", maxReadyTimeout, ready.D())
+	}
+	return nil
+}
+
+// checkRealTime refuses a time scale for a scenario with a real actor.
+func (s *Scenario) checkRealTime(section string) error {
+	if !s.TimeScale.Auto && s.pos.has("time_scale") && s.TimeScale.Factor != 1 {
+		return ferr("time_scale", "a %s given by url runs in real time: 1 or auto, got %g", section, s.TimeScale.Factor)
+	}
+	return nil
+}
+
 // checkRealBackend validates a backend given by url.
 func (s *Scenario) checkRealBackend() error {
 	b := s.Backend
-	if !b.Real() {
-		return ferr("backend.url", "command, env and ready_timeout need url: the address the real backend answers on")
+	if err := checkRealActor("backend", b.URL, b.Command, b.Env, b.ReadyTimeout); err != nil {
+		return err
 	}
-	if _, err := realBackendAddr(b.URL); err != nil {
-		return ferr("backend.url", "%v", err)
-	}
-	for _, f := range []string{"preset", "keepalive_off", "advertised_keepalive", "max_keepalive_requests", "close", "race_trap", "delay", "status", "response_size", "faults"} {
+	for _, f := range []string{"preset", "keepalive_off", "advertised_keepalive", "max_keepalive_requests", "close", "race_trap", "delay", "status", "response_size", "faults", "listen"} {
 		if s.pos.has("backend." + f) {
 			return ferr("backend."+f, "describes gwsim's backend; a backend given by url behaves as it does (beside url only %s apply)", strings.Join(realOnly[1:], ", "))
 		}
@@ -48,71 +77,80 @@ func (s *Scenario) checkRealBackend() error {
 	if b.KeepaliveTimeout != nil && b.KeepaliveTimeout.D() <= 0 {
 		return ferr("backend.keepalive_timeout", "with url it is the keep-alive the backend is expected to have: > 0, got %s", b.KeepaliveTimeout.D())
 	}
-	if len(b.Command) > 0 && b.Command[0] == "" {
-		return ferr("backend.command", "the program (its first word) is empty")
-	}
-	for k := range b.Env {
-		if k == "" || strings.ContainsAny(k, "=\x00") {
-			return ferr("backend.env", "bad variable name %q", k)
-		}
-	}
-	if b.ReadyTimeout != nil && (b.ReadyTimeout.D() <= 0 || b.ReadyTimeout.D() > maxReadyTimeout) {
-		return ferr("backend.ready_timeout", "want > 0 and at most %s, got %s", maxReadyTimeout, b.ReadyTimeout.D())
-	}
 	if s.Gateway.Members > 1 {
 		return ferr("gateway.members", "a backend given by url is one member, got %d", s.Gateway.Members)
 	}
-	if !s.TimeScale.Auto && s.pos.has("time_scale") && s.TimeScale.Factor != 1 {
-		return ferr("time_scale", "a backend given by url runs in real time: 1 or auto, got %g", s.TimeScale.Factor)
-	}
-	return nil
+	return s.checkRealTime("backend")
 }
 
-// realBackendAddr is the host:port of a real backend's url.
-func realBackendAddr(raw string) (string, error) {
+// checkRealGateway validates a gateway given by url.
+func (s *Scenario) checkRealGateway() error {
+	g := s.Gateway
+	if err := checkRealActor("gateway", g.URL, g.Command, g.Env, g.ReadyTimeout); err != nil {
+		return err
+	}
+	for _, f := range []string{"client_keepalive_timeout", "request_timeout", "client_request_timeout", "retry", "pool_order", "members", "race_status", "timeout_status", "timeout_tries_other_member"} {
+		if s.pos.has("gateway." + f) {
+			return ferr("gateway."+f, "describes gwsim's gateway; a gateway given by url behaves as it does (beside url only preset and backend_idle_timeout apply: what it is expected to be)")
+		}
+	}
+	if !s.Backend.Real() && s.Backend.Listen == "" {
+		return ferr("backend.listen", "a gateway given by url reaches gwsim's backend at a fixed address: set backend.listen to the one its configuration names")
+	}
+	for _, f := range []string{"causes", "only_causes"} {
+		if s.pos.has("expect." + f) {
+			return ferr("expect."+f, "a gateway given by url is not observed from inside: expect its statuses (and client errors)")
+		}
+	}
+	return s.checkRealTime("gateway")
+}
+
+// realAddr is the host:port of a real actor's url.
+func realAddr(raw string) (string, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return "", fmt.Errorf("%q: %v", raw, err)
 	}
 	if u.Scheme != "http" || u.Hostname() == "" || u.Port() == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
-		return "", fmt.Errorf("%q: want http://host:port/ (the gateway speaks plain HTTP/1.1 to it; requests keep the client's path)", raw)
+		return "", fmt.Errorf("%q: want http://host:port/ (plain HTTP/1.1; requests keep the load's path)", raw)
 	}
 	return u.Host, nil
 }
 
-// realBackend is a real backend for one run: its address, and the process
-// gwsim started for it, if any.
-type realBackend struct {
+// realActor is a real gateway or backend for one run: its address, and
+// the process gwsim started for it, if any.
+type realActor struct {
+	what string
 	addr string
 	cmd  *exec.Cmd
 	out  *tailBuffer
 	done chan struct{}
 }
 
-// startRealBackend starts b's command, if any, and waits until b's url
-// accepts connections.
-func startRealBackend(ctx context.Context, b Backend) (*realBackend, error) {
-	addr, err := realBackendAddr(b.URL)
+// startReal starts a real actor's command, if any, and waits until its
+// url accepts connections; what names it in messages (gateway, backend).
+func startReal(ctx context.Context, what, rawURL string, command []string, env map[string]string, readyTimeout *Duration) (*realActor, error) {
+	addr, err := realAddr(rawURL)
 	if err != nil {
 		return nil, err
 	}
-	rb := &realBackend{addr: addr, out: &tailBuffer{max: 64 << 10}}
+	rb := &realActor{what: what, addr: addr, out: &tailBuffer{max: 64 << 10}}
 	exited := make(chan error, 1)
-	if len(b.Command) > 0 {
-		cmd := exec.Command(b.Command[0], b.Command[1:]...)
+	if len(command) > 0 {
+		cmd := exec.Command(command[0], command[1:]...)
 		cmd.Env = os.Environ()
-		for _, k := range slices.Sorted(maps.Keys(b.Env)) {
-			cmd.Env = append(cmd.Env, k+"="+b.Env[k])
+		for _, k := range slices.Sorted(maps.Keys(env)) {
+			cmd.Env = append(cmd.Env, k+"="+env[k])
 		}
 		cmd.Stdout, cmd.Stderr = rb.out, rb.out
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // its children, stopped as a group
 		if err := cmd.Start(); err != nil {
-			return nil, fmt.Errorf("start the backend %q: %w", b.Command[0], err)
+			return nil, fmt.Errorf("start the %s %q: %w", what, command[0], err)
 		}
 		rb.cmd, rb.done = cmd, make(chan struct{})
 		go func() { exited <- cmd.Wait(); close(rb.done) }()
 	}
-	ready := b.ReadyTimeout.or(DefaultReadyTimeout)
+	ready := readyTimeout.or(DefaultReadyTimeout)
 	deadline := time.Now().Add(ready)
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
@@ -124,7 +162,7 @@ func startRealBackend(ctx context.Context, b Backend) (*realBackend, error) {
 		}
 		select {
 		case werr := <-exited:
-			return nil, fmt.Errorf("the backend exited before it answered on %s (%v): %s", addr, werr, rb.out.String())
+			return nil, fmt.Errorf("the %s exited before it answered on %s (%v): %s", what, addr, werr, rb.out.String())
 		case <-ctx.Done():
 			rb.stop()
 			return nil, ctx.Err()
@@ -132,14 +170,14 @@ func startRealBackend(ctx context.Context, b Backend) (*realBackend, error) {
 		}
 		if time.Now().After(deadline) {
 			rb.stop()
-			return nil, fmt.Errorf("the backend did not answer on %s within %s (backend.ready_timeout): %v%s", addr, ready, err, rb.output())
+			return nil, fmt.Errorf("the %s did not answer on %s within %s (%s.ready_timeout): %v%s", what, addr, ready, what, err, rb.output())
 		}
 	}
 }
 
 // stop ends the process gwsim started, if any: SIGTERM to its group, then
 // SIGKILL after 5 s.
-func (rb *realBackend) stop() {
+func (rb *realActor) stop() {
 	if rb.cmd == nil {
 		return
 	}
@@ -152,8 +190,8 @@ func (rb *realBackend) stop() {
 	}
 }
 
-// output is what the started backend wrote, for an error message.
-func (rb *realBackend) output() string {
+// output is what the started process wrote, for an error message.
+func (rb *realActor) output() string {
 	if rb == nil || rb.cmd == nil {
 		return ""
 	}
@@ -186,7 +224,7 @@ func (t *tailBuffer) String() string {
 	return string(t.b)
 }
 
-var errRealScale = errors.New("a backend given by url runs in real time: --time-scale must be 1")
+var errRealScale = errors.New("a gateway or backend given by url runs in real time: --time-scale must be 1")
 
 // realCloseLimit bounds the wait for a real backend's idle close when it
 // declares no keep-alive.
@@ -197,7 +235,7 @@ const realCloseLimit = 2 * time.Minute
 // keep-alive, the keep-alive the analysis knows. With a declared one, a
 // failed measurement falls back to it; without, the run cannot aim and
 // says so.
-func (r *Result) measureRealClose(ctx context.Context, s *Scenario, rb *realBackend) error {
+func (r *Result) measureRealClose(ctx context.Context, rb *realActor) error {
 	declared := r.Backend.KeepAliveTimeout
 	limit := realCloseLimit
 	if declared > 0 {

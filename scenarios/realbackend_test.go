@@ -111,6 +111,11 @@ func TestRealBackendSchema(t *testing.T) {
 		{"time_scale: 0.01\nbackend: {url: http://127.0.0.1:8081/}", "time_scale: a backend given by url runs in real time"},
 		{"backend: {url: http://127.0.0.1:8081/, ready_timeout: 10m}", "backend.ready_timeout: want > 0 and at most 5m0s"},
 		{"gateway: {members: 2}\nbackend: {url: http://127.0.0.1:8081/}", "gateway.members: a backend given by url is one member"},
+		{"gateway: {url: http://127.0.0.1:8080/}", "backend.listen: a gateway given by url reaches gwsim's backend at a fixed address"},
+		{"gateway: {url: http://127.0.0.1:8080/, retry: idempotent}\nbackend: {listen: 127.0.0.1:8081}", "gateway.retry: describes gwsim's gateway"},
+		{"gateway: {command: [nginx]}", "gateway.url: command, env and ready_timeout need url"},
+		{"backend: {listen: 127.0.0.1:0}", "backend.listen: want host:port with a fixed port"},
+		{"gateway: {url: http://127.0.0.1:8080/}\nbackend: {listen: 127.0.0.1:8081}\nexpect: {only_causes: [keepalive-race]}", "expect.only_causes: a gateway given by url is not observed from inside"},
 	} {
 		_, err := Parse("real.yaml", []byte("name: x\n"+tc.yaml+"\nload: {requests: 1}\n"))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

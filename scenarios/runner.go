@@ -84,9 +84,9 @@ type Result struct {
 	Backends       []backend.Stats
 	// Analysis joins the actors' events: every failure explained.
 	Analysis *explain.Analysis
-	// BackendOutput is the last 64 KiB a backend gwsim started
-	// (backend.command) wrote, shown when the scenario fails.
-	BackendOutput string
+	// BackendOutput and GatewayOutput are the last 64 KiB a backend or a
+	// gateway gwsim started (command) wrote, shown when the scenario fails.
+	BackendOutput, GatewayOutput string
 
 	events []event.Event // the run's events, until sent to Options.Events
 }
@@ -150,7 +150,7 @@ func Run(ctx context.Context, s *Scenario, opt Options) *Result {
 	switch {
 	case opt.TimeScale > 0:
 		scale = opt.TimeScale
-	case s.Backend.Real():
+	case s.Backend.Real() || s.Gateway.Real():
 		scale = 1 // real time
 	case opt.AutoScale || s.TimeScale.Auto:
 		if opt.lateness == 0 {
@@ -160,7 +160,7 @@ func Run(ctx context.Context, s *Scenario, opt Options) *Result {
 	}
 	r := &Result{Scenario: s, TimeScale: scale, First502: -1, LinkLatency: s.linkLatency(),
 		Status: map[int]int64{}, Causes: map[string]int64{}, ClientErrors: map[string]int64{}}
-	if s.Backend.Real() && opt.TimeScale > 0 && opt.TimeScale != 1 {
+	if (s.Backend.Real() || s.Gateway.Real()) && opt.TimeScale > 0 && opt.TimeScale != 1 {
 		r.Err = errRealScale
 	} else {
 		r.Err = run(ctx, s, opt, scale, r)
@@ -218,15 +218,15 @@ func run(ctx context.Context, s *Scenario, opt Options, scale float64, r *Result
 	members := max(s.Gateway.Members, 1)
 	var addrs []string
 	var backends []*backend.Server
-	var rb *realBackend
+	var rb *realActor
 	if s.Backend.Real() {
-		rb, err = startRealBackend(ctx, s.Backend)
+		rb, err = startReal(ctx, "backend", s.Backend.URL, s.Backend.Command, s.Backend.Env, s.Backend.ReadyTimeout)
 		if err != nil {
 			return err
 		}
 		defer func() { rb.stop(); r.BackendOutput = rb.out.String() }()
 		addrs, members = []string{rb.addr}, 0
-		if err := r.measureRealClose(ctx, s, rb); err != nil {
+		if err := r.measureRealClose(ctx, rb); err != nil {
 			return err
 		}
 	}
@@ -235,9 +235,13 @@ func run(ctx context.Context, s *Scenario, opt Options, scale float64, r *Result
 		if err != nil {
 			return err
 		}
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		addr := "127.0.0.1:0"
+		if s.Backend.Listen != "" {
+			addr = s.Backend.Listen // where a real gateway's configuration points
+		}
+		ln, err := net.Listen("tcp", addr)
 		if err != nil {
-			return fmt.Errorf("listen for backend: %w", err)
+			return fmt.Errorf("listen for backend on %s: %w", addr, err)
 		}
 		addrs = append(addrs, ln.Addr().String())
 		backends = append(backends, srv)
@@ -250,18 +254,29 @@ func run(ctx context.Context, s *Scenario, opt Options, scale float64, r *Result
 	if opt.lateness > 0 {
 		raceWindow = 4*r.LinkLatency + 2*s.Link.Jitter.D() + max(50*time.Millisecond, autoScaleFactor*opt.lateness)
 	}
-	gw, err := proxy.New(proxy.Config{Profile: r.Profile, Backends: addrs, LinkLatency: r.LinkLatency, LinkJitter: s.Link.Jitter.D(),
-		Trace: event.GatewayTrace(sink), TimeScale: scale, RaceWindow: raceWindow}, log.Named("gateway"), nil)
-	if err != nil {
-		return err
+	var gw *proxy.Gateway
+	target := s.Gateway.URL
+	if s.Gateway.Real() {
+		rg, err := startReal(ctx, "gateway", s.Gateway.URL, s.Gateway.Command, s.Gateway.Env, s.Gateway.ReadyTimeout)
+		if err != nil {
+			return err
+		}
+		defer func() { rg.stop(); r.GatewayOutput = rg.out.String() }()
+	} else {
+		gw, err = proxy.New(proxy.Config{Profile: r.Profile, Backends: addrs, LinkLatency: r.LinkLatency, LinkJitter: s.Link.Jitter.D(),
+			Trace: event.GatewayTrace(sink), TimeScale: scale, RaceWindow: raceWindow}, log.Named("gateway"), nil)
+		if err != nil {
+			return err
+		}
+		gln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return fmt.Errorf("listen for gateway: %w", err)
+		}
+		wg.Go(func() { _ = gw.Serve(actx, gln) })
+		target = "http://" + gln.Addr().String() + "/"
 	}
-	gln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return fmt.Errorf("listen for gateway: %w", err)
-	}
-	wg.Go(func() { _ = gw.Serve(actx, gln) })
 
-	lcfg, err := s.loadConfig("http://"+gln.Addr().String()+"/", scale)
+	lcfg, err := s.loadConfig(target, scale)
 	if err != nil {
 		return err
 	}
@@ -326,9 +341,12 @@ func run(ctx context.Context, s *Scenario, opt Options, scale float64, r *Result
 	for k, v := range lr.ClientErrors {
 		r.ClientErrors[k] = int64(v)
 	}
-	r.Gateway = gw.Stats()
-	r.StatusByMethod = r.Gateway.ByMethod
-	r.Retries = r.Gateway.Retries
+	var gatewayWindow time.Duration
+	if gw != nil {
+		r.Gateway, gatewayWindow = gw.Stats(), gw.RaceWindow()
+		r.StatusByMethod = r.Gateway.ByMethod
+		r.Retries = r.Gateway.Retries
+	}
 	events := rec.Events()
 	ev := explain.FromEvents(events)
 	if rb != nil {
@@ -351,7 +369,7 @@ func run(ctx context.Context, s *Scenario, opt Options, scale float64, r *Result
 	if r.Backend.IdleForever {
 		keepAlive = 0
 	}
-	r.Timing.Margin, r.Timing.MarginWhat = margin(s, r.Profile, keepAlive, gw.RaceWindow(), scale, r.Causes, around)
+	r.Timing.Margin, r.Timing.MarginWhat = margin(s, r.Profile, keepAlive, gatewayWindow, scale, r.Causes, around)
 	r.Timing.Unproven = unproven(s, r.Profile, keepAlive, r.LinkLatency, r.Timing.LongestIdle)
 	return nil
 }

@@ -57,7 +57,20 @@ type Gateway struct {
 	RaceStatus              int   `yaml:"race_status"`
 	TimeoutStatus           int   `yaml:"timeout_status"`
 	TimeoutTriesOtherMember *bool `yaml:"timeout_tries_other_member"`
+
+	// URL names a real gateway instead of gwsim's (http://host:port/), in
+	// front of the backend at backend.listen: one the user started, or
+	// Command (with Env, ReadyTimeout) as for a real backend. Beside it,
+	// preset and backend_idle_timeout say what it is expected to be (for
+	// the check and the margins); its failures are counted by status.
+	URL          string            `yaml:"url"`
+	Command      []string          `yaml:"command"`
+	Env          map[string]string `yaml:"env"`
+	ReadyTimeout *Duration         `yaml:"ready_timeout"`
 }
+
+// Real reports whether the gateway is a real one (gateway.url).
+func (g *Gateway) Real() bool { return g.URL != "" }
 
 // Backend selects a backend preset (backend.PresetNames) and overrides its
 // values; every member is configured alike.
@@ -73,6 +86,11 @@ type Backend struct {
 	Status               int       `yaml:"status"`
 	ResponseSize         int       `yaml:"response_size"`
 	Faults               []Fault   `yaml:"faults"`
+
+	// Listen is the fixed address gwsim's backend listens on (one member),
+	// for a real gateway configured to reach it there; "" = any free
+	// loopback port.
+	Listen string `yaml:"listen"`
 
 	// URL names a real backend instead of gwsim's (http://host:port/):
 	// one the user started, or Command when set. Only keepalive_timeout
@@ -389,7 +407,7 @@ func clonePtr[T any](p *T) *T {
 // idle machine gets; a run measures the machine and picks its own with
 // AutoScale.
 func (s *Scenario) Scale() float64 {
-	if s.Backend.Real() {
+	if s.Backend.Real() || s.Gateway.Real() {
 		return 1 // real time
 	}
 	if s.TimeScale.Auto {

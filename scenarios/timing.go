@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gwsim/gwsim/backend"
 	"github.com/gwsim/gwsim/proxy"
 	"github.com/gwsim/gwsim/scenarios/event"
 	"github.com/gwsim/gwsim/scenarios/load"
@@ -59,14 +60,28 @@ func (t Timing) Lateness() time.Duration { return max(t.LatenessMax, t.BackendTi
 // longestIdle is the longest idle age the gateway's backend connections
 // reached: at a reuse, or when the gateway's idle limit or the backend
 // closed an idle connection (measured from the end of its last exchange).
-// It says whether the traffic came near the timers a cure is about.
+// It says whether the traffic came near the timers a cure is about. A
+// gateway that leaves no events (a real one) is seen from the backend.
 func longestIdle(events []event.Event) time.Duration {
-	var longest time.Duration
+	var longest, backendSide time.Duration
+	sawGateway := false
 	lastEnd := map[uint64]int64{} // upstream connection → Mono of its last finished exchange
 	for _, e := range events {
+		if e.Actor == event.Backend {
+			// The backend's view, for a gateway that leaves no events (a
+			// real one): the idle age of a reused connection at its next
+			// request, or at the gateway's close.
+			switch {
+			case e.Kind == event.RequestReceived && e.Requests > 1,
+				e.Kind == event.Closed && backend.Initiator(e.Initiator) == backend.ByPeer:
+				backendSide = max(backendSide, e.Idle)
+			}
+			continue
+		}
 		if e.Actor != event.Gateway || e.Side != event.SideUpstream {
 			continue
 		}
+		sawGateway = true
 		switch e.Kind {
 		case event.RequestWritten:
 			if e.Reused {
@@ -80,6 +95,9 @@ func longestIdle(events []event.Event) time.Duration {
 				longest = max(longest, time.Duration(e.Mono-end))
 			}
 		}
+	}
+	if !sawGateway {
+		return backendSide
 	}
 	return longest
 }

@@ -3,6 +3,7 @@ package scenarios
 import (
 	"fmt"
 	"math"
+	"net"
 	"strings"
 	"time"
 
@@ -53,6 +54,11 @@ func timeScaleError(f float64) error {
 
 func (s *Scenario) checkGateway() error {
 	g := s.Gateway
+	if g.Real() || len(g.Command) > 0 || len(g.Env) > 0 || g.ReadyTimeout != nil {
+		if err := s.checkRealGateway(); err != nil {
+			return err
+		}
+	}
 	field := "gateway.preset"
 	if !s.pos.has(field) && s.pos.has("gateway.profile") {
 		field = "gateway.profile"
@@ -111,6 +117,14 @@ func (s *Scenario) checkBackend() error {
 	if b.Preset != "" {
 		if _, err := backend.Preset(b.Preset); err != nil {
 			return ferr("backend.preset", "%v", err)
+		}
+	}
+	if b.Listen != "" {
+		if _, port, err := net.SplitHostPort(b.Listen); err != nil || port == "" || port == "0" {
+			return ferr("backend.listen", "want host:port with a fixed port, like 127.0.0.1:8081, got %q", b.Listen)
+		}
+		if s.Gateway.Members > 1 {
+			return ferr("backend.listen", "is one address: gateway.members must be 1, got %d", s.Gateway.Members)
 		}
 	}
 	if b.KeepaliveOff && b.KeepaliveTimeout != nil {

@@ -111,6 +111,9 @@ func Why(r *scenarios.Result) []string {
 		}
 		out = append(out, line)
 	}
+	if g := r.Scenario.Gateway; g.Real() {
+		out = append(out, fmt.Sprintf("the gateway is real (%s): its failures are counted by the statuses the client got; gwsim sees its backend connections from the backend", g.URL))
+	}
 	if r.Attempts > 1 {
 		out = append(out, fmt.Sprintf("attempt %d: the earlier attempts were inconclusive (--repeat)", r.Attempts))
 	}
@@ -161,6 +164,9 @@ func Why(r *scenarios.Result) []string {
 	}
 	if r.BackendOutput != "" && !r.Pass {
 		out = append(out, "backend output (last lines): "+lastLines(r.BackendOutput, 5))
+	}
+	if r.GatewayOutput != "" && !r.Pass {
+		out = append(out, "gateway output (last lines): "+lastLines(r.GatewayOutput, 5))
 	}
 	return out
 }

@@ -109,21 +109,19 @@ func Predict(s *Scenario, scale float64) (Prediction, error) {
 		// one priming request per connection.
 		gaps := load.SweepGaps(l.GapFrom, l.GapTo, l.GapStep)
 		passes := max(l.Passes, 1)
-		primings := 1
+		blocks := [][]time.Duration{gaps}
 		if l.Pattern == load.PatternAimed {
-			primings = min(max(l.Workers, 1), len(gaps))
+			blocks = load.AimedBlocks(gaps, l.Workers)
 		}
-		pr.Model, pr.Requests = "fixed-gaps", float64(len(gaps)*passes+primings)
+		pr.Model, pr.Requests = "fixed-gaps", float64(len(gaps)*passes+len(blocks))
 		if l.Duration > 0 || members > 1 {
 			pr.Why = "a gap sweep bounded by duration or spread over members is estimated as if neither"
 		}
 		races := 0.0
-		for k := range primings { // each connection's own sequence of gaps (a race resets only its own)
+		for _, block := range blocks { // each connection's own sequence of gaps (a race resets only its own)
 			var mine []time.Duration
 			for range passes {
-				for j := k; j < len(gaps); j += primings {
-					mine = append(mine, gaps[j])
-				}
+				mine = append(mine, block...)
 			}
 			races += rule.FixedGapRaces(mine, pr.WindowFrom, pr.WindowTo)
 		}

@@ -39,31 +39,61 @@ func (j *eventJournal) Close() error {
 }
 
 func cmdExplain(_ context.Context, args []string, stdout, stderr io.Writer) int {
-	c := newCommand("explain", "[flags] JOURNAL.jsonl ...",
-		`Read event journals and explain every failure in them: which connection, idle
-how long, who closed first and how far apart, and the verdict with its fix.
-Journals come from 'gwsim run --events', or from standalone 'gwsim proxy
---events' and 'gwsim backend --events' processes on one host: gateway and
-backend events are joined by the TCP 4-tuple.`,
+	c := newCommand("explain", "[flags] JOURNAL.jsonl|CAPTURE.pcap ...",
+		`Read event journals or packet captures and explain every failure in them:
+which connection, idle how long, who closed first and how far apart, and the
+verdict with its fix. Journals come from 'gwsim run --events', or from
+standalone 'gwsim proxy --events' and 'gwsim backend --events' processes on one
+host: gateway and backend events are joined by the TCP 4-tuple. Captures are
+pcap or pcapng files (recognised by their magic) taken with tcpdump on the
+backend, the gateway or any host of the path: each TCP connection's HTTP/1.1
+exchanges and each side's FIN or RST; a failure on a reused connection is
+called the keep-alive race only when its idle age fits the backend's close
+(told by the cluster of the failures' idle ages).`,
 		`  gwsim run appgw-v2-apache-default --events run.jsonl && gwsim explain run.jsonl
   gwsim explain gateway.jsonl backend.jsonl
   gwsim explain --max 10 --timeline race.svg gateway.jsonl backend.jsonl
+  tcpdump -i any -w backend.pcap 'tcp port 8081' & ...; gwsim explain --json backend.pcap
 `)
 	max := c.fs.Int("max", 5, "stories per scenario")
 	timeline := c.fs.String("timeline", "", "also draw the connections as an SVG timeline to this file")
+	jsonOut := c.fs.Bool("json", false, "print causes and every explanation as JSON")
+	keepAlive := c.fs.Duration("backend-keepalive", 0, "the backend's idle keep-alive, when the evidence does not state it (a capture, a gateway's journal alone): a failure on a reused connection idle about this long is the race (measure it with gwsim probe)")
 	if code, done := c.parse(args, stdout, stderr); done {
 		return code
 	}
 	if c.fs.NArg() == 0 {
-		code, _ := c.usageError(stderr, "give at least one journal file")
+		code, _ := c.usageError(stderr, "give at least one journal or capture file")
 		return code
 	}
 	var all []event.Event
+	var captureNames []string
+	var captures []*explain.Analysis
 	for _, path := range c.fs.Args() {
 		f, err := os.Open(path)
 		if err != nil {
 			code, _ := c.usageError(stderr, err.Error())
 			return code
+		}
+		head := make([]byte, 4)
+		n, _ := io.ReadFull(f, head)
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			f.Close()
+			code, _ := c.usageError(stderr, fmt.Sprintf("%s: %v", path, err))
+			return code
+		}
+		if explain.IsCapture(head[:n]) {
+			ev, err := explain.FromCapture(f, nil)
+			f.Close()
+			if err != nil {
+				fmt.Fprintf(stderr, "gwsim explain: %s: %v\n", path, err)
+				return exitRuntime
+			}
+			if *keepAlive > 0 {
+				ev.Backend = explain.BackendSettings{Known: true, KeepAlive: *keepAlive}
+			}
+			captureNames, captures = append(captureNames, path), append(captures, explain.Explain(ev))
+			continue
 		}
 		evs, err := event.Read(f)
 		f.Close()
@@ -83,14 +113,25 @@ backend events are joined by the TCP 4-tuple.`,
 	}
 	sort.Strings(names)
 	var analyses []*explain.Analysis
-	for _, n := range names {
-		a := explain.Analyze(groups[n])
-		analyses = append(analyses, a)
-		title := n
-		if title == "" {
-			title = "standalone actors"
+	for i, n := range names {
+		ev := explain.FromEvents(groups[n])
+		if *keepAlive > 0 && !ev.Backend.Known {
+			ev.Backend = explain.BackendSettings{Known: true, KeepAlive: *keepAlive}
 		}
-		report.Explain(stdout, title, a, *max)
+		analyses = append(analyses, explain.Explain(ev))
+		if n == "" {
+			names[i] = "standalone actors"
+		}
+	}
+	names, analyses = append(names, captureNames...), append(analyses, captures...)
+	if *jsonOut {
+		if err := report.ExplainJSON(stdout, names, analyses); err != nil {
+			return exitRuntime
+		}
+	} else {
+		for i, a := range analyses {
+			report.Explain(stdout, names[i], a, *max)
+		}
 	}
 	if *timeline != "" {
 		if err := writeTimeline(*timeline, names, analyses); err != nil {

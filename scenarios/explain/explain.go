@@ -53,6 +53,13 @@ type Explanation struct {
 	// NotRace says, for CauseBackendClosedReused, why the failure is not
 	// called the keep-alive race.
 	NotRace string
+	// ClientUnknown: the evidence does not say what the client got (a
+	// capture of the gateway's backend side).
+	ClientUnknown bool
+	// Wire: the times are when a capture saw the packets.
+	Wire bool
+	// PeerInferred: PeerTimeout was inferred from the failures' idle ages.
+	PeerInferred bool
 }
 
 // Key is the cause with its subkind, like keepalive-race/linger.
@@ -156,6 +163,11 @@ func Explain(ev *Evidence) *Analysis {
 				cause = proxy.CauseKeepaliveRace
 			}
 			x := explainUpstream(a, cause, 0, f.Method, f.Done, c)
+			if !ev.AnswersSeen {
+				x.ClientUnknown = true // a capture: what the client got is not in it
+				a.add(x)
+				continue
+			}
 			x.Retried = true
 			a.Explanations = append(a.Explanations, x)
 		}
@@ -237,6 +249,7 @@ func explainUpstream(a *Analysis, cause string, status int, method string, at ti
 	if c == nil || !c.ClientSeen {
 		return x
 	}
+	x.Wire = c.Wire
 	if !c.Opened.IsZero() {
 		x.GatewayConn, x.Local, x.Remote = c.ClientID, c.Client, c.Server
 		x.ConnAge = at.Sub(c.Opened)

@@ -49,6 +49,9 @@ type Conn struct {
 	// no evidence tells nothing, which is not the same as "did nothing".
 	ClientSeen, ServerSeen bool
 	Exchanges              []Exchange
+	// Wire: the evidence is a capture's, its times when packets were seen
+	// (else each side's own clock at the event).
+	Wire bool
 	// Closes are the closes each side recorded, in time order.
 	Closes []Close
 
@@ -137,6 +140,10 @@ type Evidence struct {
 	Backend    BackendSettings
 	Conns      []*Conn // in the order first seen
 	Answers    []Answer
+	// AnswersSeen: the evidence holds the gateway's answers to its
+	// clients (its journal); without them (a capture of the backend's
+	// side) a failed upstream exchange is told without what the client got.
+	AnswersSeen bool
 }
 
 // FromEvents builds the evidence from journal events of any mix of actors
@@ -168,11 +175,13 @@ func FromEvents(events []event.Event) *Evidence {
 				scale = 1
 			}
 			ev.Gateway = GatewaySettings{Known: true, Name: e.Profile, IdleTimeout: e.IdleTimeout, ClientKeepAlive: e.KeepAlive, TimeScale: scale}
+			ev.AnswersSeen = true
 		case e.Kind == event.Config && e.Actor == event.Backend:
 			if !ev.Backend.Known {
 				ev.Backend = BackendSettings{Known: true, KeepAlive: e.KeepAlive}
 			}
 		case e.Actor == event.Gateway && e.Kind == event.Answered:
+			ev.AnswersSeen = true
 			ev.Answers = append(ev.Answers, Answer{At: e.Time, Peer: e.Peer, Client: e.Local, Server: e.Remote,
 				Method: e.Method, Status: e.Status, Cause: e.Cause})
 		case e.Actor == event.Gateway && e.Side == event.SideUpstream:

@@ -54,7 +54,7 @@ func (a *Analysis) requalifyRaces() {
 		case x.Idle < k-k/10:
 			x.NotRace = fmt.Sprintf("it had been idle far less than %s (%s), so the backend did not close it for idleness: not the keep-alive race", source, dur(k))
 		default:
-			x.PeerTimeout = k
+			x.PeerTimeout, x.PeerInferred = k, !a.Backend.Known || a.Backend.KeepAlive <= 0
 			continue
 		}
 		x.Cause, x.Subkind = CauseBackendClosedReused, ""

@@ -14,7 +14,9 @@ import (
 func (x *Explanation) Story(start time.Time) string {
 	var b strings.Builder
 	who := "the client"
-	if x.Status != 0 {
+	if x.ClientUnknown {
+		who = "what the client got is not in this evidence"
+	} else if x.Status != 0 {
 		who = fmt.Sprintf("the client got %d", x.Status)
 	} else if x.Retried {
 		who = "the gateway sent it again (retry policy, or a second member after a time-out), so the client never saw it"
@@ -26,6 +28,8 @@ func (x *Explanation) Story(start time.Time) string {
 		method = "a request"
 	}
 	switch {
+	case x.Cause == proxy.CauseKeepaliveRace && x.Wire:
+		x.wireStory(&b, method, start)
 	case x.Cause == proxy.CauseKeepaliveRace:
 		fmt.Fprintf(&b, "%s at %s went out on connection %d (%s → %s, %s old, request %d on it) after it had been idle %s",
 			method, rel(x.At, start), x.GatewayConn, x.Local, x.Remote, dur(x.ConnAge), x.Requests, dur(x.Idle))
@@ -64,6 +68,9 @@ func (x *Explanation) Story(start time.Time) string {
 			fmt.Fprintf(&b, " %s earlier", dur(x.FailAt.Sub(x.CloseAt)))
 		}
 		fmt.Fprintf(&b, "; %s.", who)
+	case x.Cause == CauseBackendClosedReused && x.Wire:
+		fmt.Fprintf(&b, "%s at %s on %s → %s (request %d on it) after the connection had been idle %s; the server's %s came %s after the request was seen, before any answer byte; %s; %s.",
+			method, rel(x.At, start), x.Local, x.Remote, x.Requests, dur(x.Idle), wireWord(x.Err), dur(x.FailAt.Sub(x.WriteAt)), x.NotRace, who)
 	case x.Cause == CauseBackendClosedReused:
 		fmt.Fprintf(&b, "%s at %s went out on connection %d (%s → %s, request %d on it) after it had been idle %s; the gateway read %s %s after writing, before any answer byte; %s; %s.",
 			method, rel(x.At, start), x.GatewayConn, x.Local, x.Remote, x.Requests, dur(x.Idle), errWord(x.Err), dur(x.FailAt.Sub(x.WriteAt)), x.NotRace, who)
@@ -78,6 +85,14 @@ func (x *Explanation) Story(start time.Time) string {
 		fmt.Fprintf(&b, "; %s.", who)
 	}
 	return b.String()
+}
+
+// wireWord names what a capture saw end an exchange: RST or FIN.
+func wireWord(err string) string {
+	if strings.Contains(err, "reset") {
+		return "RST"
+	}
+	return "FIN"
 }
 
 func errWord(err string) string {
@@ -108,4 +123,35 @@ func dur(d time.Duration) string {
 		return fmt.Sprintf("%.4g ms", float64(d)/1e6)
 	}
 	return fmt.Sprintf("%.0f µs", float64(d)/1e3)
+}
+
+// wireStory tells a race found in a capture: the times are when the
+// capture saw the packets, so it says what crossed what on the wire, and
+// no more (not when the gateway read what it read, nor what the client got).
+func (x *Explanation) wireStory(b *strings.Builder, method string, start time.Time) {
+	fmt.Fprintf(b, "%s at %s on %s → %s (request %d on it) after the connection had been idle %s", method, rel(x.At, start), x.Local, x.Remote, x.Requests, dur(x.Idle))
+	what := "closed it"
+	switch backend.CloseStyle(x.Subkind) {
+	case backend.CloseFIN:
+		what = "closed it (FIN; the request was reset)"
+	case backend.CloseRST:
+		what = "reset it (RST)"
+	case backend.CloseLinger:
+		what = "closed it (FIN, then drained the request: lingering close)"
+	}
+	if x.HasDelta {
+		when := fmt.Sprintf("%s before the request was seen", dur(x.Delta))
+		if x.Delta < 0 {
+			when = fmt.Sprintf("%s after the request was seen, without reading it: they crossed", dur(-x.Delta))
+		}
+		fmt.Fprintf(b, "; the server %s %s", what, when)
+	}
+	if x.PeerTimeout > 0 {
+		from := "its stated keep-alive"
+		if x.PeerInferred {
+			from = "told by the failures' idle ages"
+		}
+		fmt.Fprintf(b, " (its keep-alive: about %s, %s)", dur(x.PeerTimeout), from)
+	}
+	b.WriteString("; no answer came back; what the client got is not in the capture.")
 }

@@ -211,20 +211,14 @@ func (r *runner) nextIndex() func() int {
 }
 
 // aimed runs the sweep over Workers connections of their own at once:
-// worker k takes gaps k, k+Workers, ... of the sweep.
+// worker k takes the k-th of Workers consecutive blocks of the sweep, so
+// that each round (every worker's i-th gap) samples the whole range.
 func (r *runner) aimed(ctx, startCtx context.Context, f Forker) {
 	gaps := SweepGaps(r.cfg.GapFrom, r.cfg.GapTo, r.cfg.GapStep)
 	var next atomic.Int64
 	index := func() int { return int(next.Add(1) - 1) }
 	var wg sync.WaitGroup
-	for k := range r.cfg.Workers {
-		var mine []time.Duration
-		for j := k; j < len(gaps); j += r.cfg.Workers {
-			mine = append(mine, gaps[j])
-		}
-		if len(mine) == 0 {
-			break
-		}
+	for _, mine := range AimedBlocks(gaps, r.cfg.Workers) {
 		rt := f.Fork()
 		wg.Go(func() {
 			defer closeRoundTripper(rt)
@@ -232,6 +226,19 @@ func (r *runner) aimed(ctx, startCtx context.Context, f Forker) {
 		})
 	}
 	wg.Wait()
+}
+
+// AimedBlocks splits gaps into at most workers consecutive blocks of equal
+// length (the last may be shorter): the aimed pattern's share of each
+// connection.
+func AimedBlocks(gaps []time.Duration, workers int) [][]time.Duration {
+	workers = max(workers, 1)
+	size := (len(gaps) + workers - 1) / workers
+	var out [][]time.Duration
+	for i := 0; i < len(gaps); i += size {
+		out = append(out, gaps[i:min(i+size, len(gaps))])
+	}
+	return out
 }
 
 // closeRoundTripper closes rt's connections, if it can.

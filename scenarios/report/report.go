@@ -429,24 +429,51 @@ func scenarioJSON(r *scenarios.Result) ScenarioJSON {
 			s.CauseDetail[k] = v
 		}
 		s.Verdict = a.Verdict()
-		for i := range a.Explanations {
-			if i == 200 {
-				break
-			}
-			x := &a.Explanations[i]
-			ej := ExplanationJSON{Cause: x.Cause, Subkind: x.Subkind, Status: x.Status, ClientError: x.ClientErr,
-				Method: x.Method, Retried: x.Retried, GatewayConn: x.GatewayConn, BackendConn: x.BackendConn,
-				Local: x.Local, Remote: x.Remote, IdleSeconds: x.Idle.Seconds(), ConnAgeSeconds: x.ConnAge.Seconds(),
-				Requests: x.Requests, ClosedFirst: x.ClosedFirst, Error: x.Err, Story: x.Story(a.Start)}
-			if !x.WriteAt.IsZero() && !x.FailAt.IsZero() {
-				ej.FailAfterMillis = float64(x.FailAt.Sub(x.WriteAt)) / 1e6
-			}
-			if x.HasDelta {
-				d := x.Delta.Seconds()
-				ej.DeltaSeconds = &d
-			}
-			s.Explanations = append(s.Explanations, ej)
-		}
+		s.Explanations = explanationsJSON(a, 200)
 	}
 	return s
+}
+
+// explanationsJSON is a's first limit explanations (all when limit <= 0).
+func explanationsJSON(a *explain.Analysis, limit int) []ExplanationJSON {
+	out := []ExplanationJSON{}
+	for i := range a.Explanations {
+		if limit > 0 && i == limit {
+			break
+		}
+		x := &a.Explanations[i]
+		ej := ExplanationJSON{Cause: x.Cause, Subkind: x.Subkind, Status: x.Status, ClientError: x.ClientErr,
+			Method: x.Method, Retried: x.Retried, GatewayConn: x.GatewayConn, BackendConn: x.BackendConn,
+			Local: x.Local, Remote: x.Remote, IdleSeconds: x.Idle.Seconds(), ConnAgeSeconds: x.ConnAge.Seconds(),
+			Requests: x.Requests, ClosedFirst: x.ClosedFirst, Error: x.Err, Story: x.Story(a.Start)}
+		if !x.WriteAt.IsZero() && !x.FailAt.IsZero() {
+			ej.FailAfterMillis = float64(x.FailAt.Sub(x.WriteAt)) / 1e6
+		}
+		if x.HasDelta {
+			d := x.Delta.Seconds()
+			ej.DeltaSeconds = &d
+		}
+		out = append(out, ej)
+	}
+	return out
+}
+
+// ExplainDocJSON is one analysis in `gwsim explain --json`.
+type ExplainDocJSON struct {
+	Name         string            `json:"name"` // the scenario, or the capture file
+	Causes       map[string]int64  `json:"causes"`
+	CauseDetail  map[string]int64  `json:"cause_detail"`
+	Verdict      string            `json:"verdict"`
+	Explanations []ExplanationJSON `json:"explanations"` // every failure
+}
+
+// ExplainJSON writes the analyses, named, as `gwsim explain --json` does.
+func ExplainJSON(w io.Writer, names []string, analyses []*explain.Analysis) error {
+	doc := []ExplainDocJSON{}
+	for i, a := range analyses {
+		doc = append(doc, ExplainDocJSON{Name: names[i], Causes: a.Causes, CauseDetail: a.Subkinds, Verdict: a.Verdict(), Explanations: explanationsJSON(a, 0)})
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(doc)
 }

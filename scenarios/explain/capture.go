@@ -1,0 +1,453 @@
+package explain
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
+	"github.com/google/gopacket/pcapgo"
+	"github.com/gwsim/gwsim/scenarios/event"
+)
+
+// Packet captures: a tcpdump taken on the backend, on the gateway or on
+// any host of the path (pcap or pcapng, any link type gopacket decodes,
+// any snap length that keeps the TCP headers and the HTTP heads) becomes
+// Evidence: each TCP connection's HTTP/1.1 exchanges and each side's FIN
+// or RST, with the times the capture saw them. What a capture cannot say
+// it does not: which answer the gateway gave its client (no Answers), the
+// backend's keep-alive (the engine infers it from the failures' idle
+// ages), whose timer closed a connection.
+
+// IsCapture reports whether head, a file's first bytes, is a pcap or a
+// pcapng file.
+func IsCapture(head []byte) bool {
+	if len(head) < 4 {
+		return false
+	}
+	for _, magic := range [][]byte{
+		{0xd4, 0xc3, 0xb2, 0xa1}, {0xa1, 0xb2, 0xc3, 0xd4}, // pcap, µs
+		{0x4d, 0x3c, 0xb2, 0xa1}, {0xa1, 0xb2, 0x3c, 0x4d}, // pcap, ns
+		{0x0a, 0x0d, 0x0d, 0x0a}, // pcapng section header
+	} {
+		if bytes.Equal(head[:4], magic) {
+			return true
+		}
+	}
+	return false
+}
+
+// packetSource is what pcapgo's readers share.
+type packetSource interface {
+	ReadPacketData() ([]byte, gopacket.CaptureInfo, error)
+}
+
+// FromCapture reads a pcap or pcapng capture from r and builds the
+// evidence of its TCP connections that carry HTTP/1.1. It streams: memory
+// grows with the connections, not with their bytes. progress, when set,
+// is called with the bytes read so far now and then.
+func FromCapture(r io.Reader, progress func(read int64)) (*Evidence, error) {
+	cr := &countingReader{r: r, progress: progress}
+	br := bufio.NewReaderSize(cr, 1<<20)
+	head, err := br.Peek(4)
+	if err != nil || !IsCapture(head) {
+		return nil, errors.New("not a pcap or pcapng capture")
+	}
+	var src packetSource
+	var linkOf func(gopacket.CaptureInfo) layers.LinkType
+	if bytes.Equal(head, []byte{0x0a, 0x0d, 0x0d, 0x0a}) {
+		ng, err := pcapgo.NewNgReader(br, pcapgo.NgReaderOptions{WantMixedLinkType: true})
+		if err != nil {
+			return nil, fmt.Errorf("read the pcapng capture: %w", err)
+		}
+		src = ng
+		linkOf = func(ci gopacket.CaptureInfo) layers.LinkType {
+			if i, err := ng.Interface(ci.InterfaceIndex); err == nil {
+				return i.LinkType
+			}
+			return ng.LinkType()
+		}
+	} else {
+		pr, err := pcapgo.NewReader(br)
+		if err != nil {
+			return nil, fmt.Errorf("read the pcap capture: %w", err)
+		}
+		src = pr
+		lt := pr.LinkType()
+		linkOf = func(gopacket.CaptureInfo) layers.LinkType { return lt }
+	}
+	b := &captureBuilder{conns: map[string]*tcpConn{}}
+	for {
+		data, ci, err := src.ReadPacketData()
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			break // a capture cut short ends where it ends
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read packet %d: %w", b.packets+1, err)
+		}
+		b.packet(data, ci, linkOf(ci))
+	}
+	if progress != nil {
+		progress(cr.n)
+	}
+	return b.evidence(), nil
+}
+
+// countingReader counts what it reads, for the progress bar.
+type countingReader struct {
+	r        io.Reader
+	n, last  int64
+	progress func(int64)
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	if c.progress != nil && c.n-c.last >= 8<<20 {
+		c.last = c.n
+		c.progress(c.n)
+	}
+	return n, err
+}
+
+type captureBuilder struct {
+	packets    int
+	conns      map[string]*tcpConn
+	order      []*tcpConn
+	start, end time.Time
+}
+
+// packet decodes one packet and hands its TCP segment on.
+func (b *captureBuilder) packet(data []byte, ci gopacket.CaptureInfo, lt layers.LinkType) {
+	b.packets++
+	if b.start.IsZero() || ci.Timestamp.Before(b.start) {
+		b.start = ci.Timestamp
+	}
+	if ci.Timestamp.After(b.end) {
+		b.end = ci.Timestamp
+	}
+	p := gopacket.NewPacket(data, lt, gopacket.DecodeOptions{Lazy: true, NoCopy: true})
+	var src, dst net.IP
+	switch ip := p.NetworkLayer().(type) {
+	case *layers.IPv4:
+		src, dst = ip.SrcIP, ip.DstIP
+	case *layers.IPv6:
+		src, dst = ip.SrcIP, ip.DstIP
+	default:
+		return
+	}
+	tcp, ok := p.TransportLayer().(*layers.TCP)
+	if !ok {
+		return
+	}
+	from := net.JoinHostPort(src.String(), strconv.Itoa(int(tcp.SrcPort)))
+	to := net.JoinHostPort(dst.String(), strconv.Itoa(int(tcp.DstPort)))
+	key := from + "|" + to
+	if to < from {
+		key = to + "|" + from
+	}
+	c := b.conns[key]
+	if c == nil {
+		if tcp.RST || (tcp.FIN && len(tcp.Payload) == 0 && !tcp.SYN) {
+			return // the end of a connection whose start the capture missed, with nothing to tell
+		}
+		c = newTCPConn(from, to, tcp)
+		b.conns[key] = c
+		b.order = append(b.order, c)
+	}
+	// A payload the snap length cut is a gap.
+	truncated := ci.CaptureLength < ci.Length
+	c.segment(from, tcp, ci.Timestamp, truncated)
+}
+
+// evidence is what the capture showed.
+func (b *captureBuilder) evidence() *Evidence {
+	ev := &Evidence{Start: b.start, End: b.end}
+	for _, c := range b.order {
+		if conn := c.conn(); conn != nil {
+			ev.Conns = append(ev.Conns, conn)
+		}
+	}
+	sort.SliceStable(ev.Conns, func(i, j int) bool { return ev.Conns[i].Opened.Before(ev.Conns[j].Opened) })
+	return ev
+}
+
+// tcpConn is one TCP connection being read from a capture.
+type tcpConn struct {
+	client, server string // decided by the SYN, else by who speaks HTTP first
+	decided        bool
+	opened         time.Time
+	dirs           map[string]*tcpDir // by sender
+	c              Conn
+	pendingMethods []string
+	// requests not yet answered, oldest first, as indices in c.Exchanges
+	open []int
+	// lastDone is when the previous exchange ended (its answer's last byte)
+	lastDone time.Time
+}
+
+// tcpDir is one direction: its next expected sequence number, the
+// segments that came early, and its HTTP stream.
+type tcpDir struct {
+	next    uint32
+	synced  bool
+	early   map[uint32]earlySegment
+	http    *httpStream
+	finAt   time.Time
+	rstAt   time.Time
+	earlyB  int
+	dataEnd time.Time // when its last payload byte was seen
+}
+
+type earlySegment struct {
+	data []byte
+	at   time.Time
+}
+
+// maxEarly bounds the bytes held for segments that came out of order.
+const maxEarly = 1 << 20
+
+func newTCPConn(from, to string, tcp *layers.TCP) *tcpConn {
+	c := &tcpConn{dirs: map[string]*tcpDir{}}
+	if tcp.SYN && !tcp.ACK {
+		c.client, c.server, c.decided = from, to, true
+	} else if tcp.SYN && tcp.ACK {
+		c.client, c.server, c.decided = to, from, true
+	}
+	return c
+}
+
+func (c *tcpConn) dir(sender string) *tcpDir {
+	d := c.dirs[sender]
+	if d == nil {
+		d = &tcpDir{early: map[uint32]earlySegment{}}
+		c.dirs[sender] = d
+	}
+	return d
+}
+
+// segment takes one TCP segment from sender, seen at t.
+func (c *tcpConn) segment(sender string, tcp *layers.TCP, t time.Time, truncated bool) {
+	if tcp.SYN && !tcp.ACK && c.opened.IsZero() {
+		c.opened = t
+	}
+	if !c.decided && len(tcp.Payload) > 0 {
+		// No handshake seen: the side whose bytes start a request is the
+		// client; one whose bytes start a response is the server.
+		probe := &httpStream{requests: true}
+		switch {
+		case probe.startsMessage(tcp.Payload):
+			c.client, c.decided = sender, true
+		case bytes.HasPrefix(tcp.Payload, []byte("HTTP/1.")):
+			c.server, c.decided = sender, true
+		}
+		if c.decided {
+			for k := range c.dirs {
+				if k != sender {
+					if c.client == sender {
+						c.server = k
+					} else {
+						c.client = k
+					}
+				}
+			}
+		}
+	}
+	d := c.dir(sender)
+	if !d.synced {
+		d.next, d.synced = tcp.Seq, true
+		if tcp.SYN {
+			d.next++
+		}
+	}
+	if len(tcp.Payload) > 0 {
+		c.data(sender, d, tcp.Seq, tcp.Payload, t, truncated)
+	}
+	if tcp.FIN && d.finAt.IsZero() {
+		d.finAt = t
+		if d.http != nil {
+			d.http.closed(t)
+		}
+	}
+	if tcp.RST && d.rstAt.IsZero() {
+		d.rstAt = t
+	}
+}
+
+// data places a payload in its direction's stream: in order, after the
+// segments held early; a retransmission's old bytes are dropped.
+func (c *tcpConn) data(sender string, d *tcpDir, seq uint32, payload []byte, t time.Time, truncated bool) {
+	if !c.decided {
+		d.next = seq + uint32(len(payload))
+		return // no HTTP seen yet on this connection
+	}
+	if int32(seq-d.next) < 0 { // some or all of it seen already
+		skip := d.next - seq
+		if skip >= uint32(len(payload)) {
+			return
+		}
+		payload, seq = payload[skip:], d.next
+	}
+	if seq != d.next {
+		if d.earlyB+len(payload) > maxEarly {
+			// Too much missing: give the gap up.
+			c.stream(sender, d).lost()
+			d.next, d.early, d.earlyB = seq, map[uint32]earlySegment{}, 0
+		} else {
+			d.early[seq] = earlySegment{append([]byte(nil), payload...), t}
+			d.earlyB += len(payload)
+			return
+		}
+	}
+	c.deliver(sender, d, payload, t)
+	d.next += uint32(len(payload))
+	if truncated {
+		c.stream(sender, d).lost()
+	}
+	for {
+		e, ok := d.early[d.next]
+		if !ok {
+			break
+		}
+		delete(d.early, d.next)
+		d.earlyB -= len(e.data)
+		c.deliver(sender, d, e.data, e.at)
+		d.next += uint32(len(e.data))
+	}
+}
+
+func (c *tcpConn) deliver(sender string, d *tcpDir, payload []byte, t time.Time) {
+	d.dataEnd = t
+	c.stream(sender, d).feed(payload, t)
+}
+
+// stream is the HTTP stream of sender's direction.
+func (c *tcpConn) stream(sender string, d *tcpDir) *httpStream {
+	if d.http != nil {
+		return d.http
+	}
+	h := &httpStream{requests: sender == c.client, methods: &c.pendingMethods}
+	if h.requests {
+		h.onHead = func(m message) { c.request(m) }
+	} else {
+		h.onMessage = func(m message) { c.response(m) }
+	}
+	d.http = h
+	return h
+}
+
+// request records a request's head.
+func (c *tcpConn) request(m message) {
+	n := len(c.c.Exchanges) + 1
+	x := Exchange{Method: m.Method, Number: n, Reused: n > 1, Written: m.Start}
+	if x.Reused && !c.lastDone.IsZero() {
+		x.Idle = m.Start.Sub(c.lastDone)
+	}
+	c.c.Exchanges = append(c.c.Exchanges, x)
+	c.open = append(c.open, len(c.c.Exchanges)-1)
+	c.pendingMethods = append(c.pendingMethods, m.Method)
+}
+
+// response records a whole response: it answers the oldest open request.
+func (c *tcpConn) response(m message) {
+	if len(c.pendingMethods) > 0 {
+		c.pendingMethods = c.pendingMethods[1:]
+	}
+	c.lastDone = m.End
+	if len(c.open) == 0 {
+		return // an answer to a request the capture did not show
+	}
+	x := &c.c.Exchanges[c.open[0]]
+	c.open = c.open[1:]
+	x.Done, x.Status = m.End, m.Status
+}
+
+// conn is the connection's evidence, or nil when it carried no HTTP.
+func (c *tcpConn) conn() *Conn {
+	if !c.decided || len(c.c.Exchanges) == 0 {
+		return nil
+	}
+	out := c.c
+	out.Hop, out.Client, out.Server = Upstream, c.client, c.server
+	out.Opened, out.ServerOpened = c.opened, c.opened
+	out.ClientSeen, out.ServerSeen, out.Wire = true, true, true
+	cd, sd := c.dirs[c.client], c.dirs[c.server]
+	if cd == nil {
+		cd = &tcpDir{}
+	}
+	if sd == nil {
+		sd = &tcpDir{}
+	}
+	// The server's close first: how (a reset, or a FIN and what followed
+	// it), and whether a request was waiting for an answer then.
+	if !sd.finAt.IsZero() || !sd.rstAt.IsZero() {
+		cl := Close{Seen: ServerSide, By: ServerSide, Kind: CloseIdle}
+		switch {
+		case !sd.finAt.IsZero():
+			cl.At, cl.How = sd.finAt, "fin"
+			if sd.rstAt.IsZero() && cd.dataEnd.After(sd.finAt) {
+				cl.How = "linger" // the client's later bytes were taken, not reset
+			}
+		default:
+			cl.At, cl.How = sd.rstAt, "rst"
+		}
+		if len(c.open) > 0 {
+			// A request still waiting: the server cut it, unless it came
+			// so close to the close that they crossed (the race).
+			x := &out.Exchanges[c.open[0]]
+			if cl.At.Sub(x.Written) > max(crossing, x.Idle/10) {
+				cl.Kind = CloseCut
+			}
+		}
+		out.Closes = append(out.Closes, cl)
+	}
+	if !cd.finAt.IsZero() || !cd.rstAt.IsZero() {
+		at := cd.finAt
+		if at.IsZero() || (!cd.rstAt.IsZero() && cd.rstAt.Before(at)) {
+			at = cd.rstAt
+		}
+		out.Closes = append(out.Closes, Close{Seen: ClientSide, By: ClientSide, At: at, Kind: CloseOther})
+	}
+	sort.SliceStable(out.Closes, func(i, j int) bool { return out.Closes[i].At.Before(out.Closes[j].At) })
+	// The requests never answered failed when the server's close (or the
+	// end of the capture) reached the client.
+	for _, i := range c.open {
+		x := &out.Exchanges[i]
+		x.Failed = true
+		switch {
+		case !sd.rstAt.IsZero() && sd.rstAt.After(x.Written):
+			x.Done, x.ErrKind, x.Err = sd.rstAt, event.ErrReset, "connection reset by peer"
+		case !sd.finAt.IsZero():
+			x.Done, x.ErrKind, x.Err = later(sd.finAt, x.Written), event.ErrEOF, "EOF"
+		case !sd.rstAt.IsZero():
+			x.Done, x.ErrKind, x.Err = x.Written, event.ErrReset, "connection reset by peer"
+		default:
+			x.Failed = false // the capture ended first: nothing to say
+		}
+	}
+	return &out
+}
+
+// crossing is how long before the server's close a request may have been
+// seen and still be one that crossed it (not one the server held and
+// cut): the race's own window on one host or one region, or a tenth of
+// the connection's idle age when that is longer (a server whose idle
+// timer fired late, its request unread, closes a few milliseconds after
+// a request it never read). The engine still names the race only when the
+// idle age fits the keep-alive.
+const crossing = 2 * time.Millisecond
+
+// later is the later of a and b.
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}

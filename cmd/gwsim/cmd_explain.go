@@ -83,7 +83,18 @@ called the keep-alive race only when its idle age fits the backend's close
 			return code
 		}
 		if explain.IsCapture(head[:n]) {
-			ev, err := explain.FromCapture(f, nil)
+			var progress func(int64)
+			if tty, ok := stderr.(*os.File); ok && isTerminal(tty) {
+				var size int64
+				if st, err := f.Stat(); err == nil {
+					size = st.Size()
+				}
+				progress = func(read int64) {
+					fmt.Fprintf(stderr, "\rreading %s: %d MB of %d MB", path, read>>20, size>>20)
+				}
+				defer fmt.Fprintln(stderr)
+			}
+			ev, err := explain.FromCapture(f, progress)
 			f.Close()
 			if err != nil {
 				fmt.Fprintf(stderr, "gwsim explain: %s: %v\n", path, err)

@@ -83,7 +83,7 @@ func FromCapture(r io.Reader, progress func(read int64)) (*Evidence, error) {
 		lt := pr.LinkType()
 		linkOf = func(gopacket.CaptureInfo) layers.LinkType { return lt }
 	}
-	b := &captureBuilder{conns: map[string]*tcpConn{}}
+	b := &captureBuilder{conns: map[string]*tcpConn{}, parsers: map[layers.LinkType]*packetParser{}}
 	for {
 		data, ci, err := src.ReadPacketData()
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
@@ -122,6 +122,39 @@ type captureBuilder struct {
 	conns      map[string]*tcpConn
 	order      []*tcpConn
 	start, end time.Time
+	parsers    map[layers.LinkType]*packetParser
+}
+
+// packetParser decodes the layers gwsim reads into preallocated structs:
+// the hot path of a large capture (gopacket.NewPacket per packet read
+// 17 MB/s; see BenchmarkFromCapture).
+type packetParser struct {
+	parser  *gopacket.DecodingLayerParser
+	decoded []gopacket.LayerType
+	eth     layers.Ethernet
+	lo      layers.Loopback
+	sll     layers.LinuxSLL
+	ip4     layers.IPv4
+	ip6     layers.IPv6
+	tcp     layers.TCP
+}
+
+func newPacketParser(lt layers.LinkType) *packetParser {
+	p := &packetParser{}
+	first := layers.LayerTypeEthernet
+	switch lt {
+	case layers.LinkTypeNull, layers.LinkTypeLoop:
+		first = layers.LayerTypeLoopback
+	case layers.LinkTypeLinuxSLL:
+		first = layers.LayerTypeLinuxSLL
+	case layers.LinkTypeRaw, layers.LinkTypeIPv4:
+		first = layers.LayerTypeIPv4
+	case layers.LinkTypeIPv6:
+		first = layers.LayerTypeIPv6
+	}
+	p.parser = gopacket.NewDecodingLayerParser(first, &p.eth, &p.lo, &p.sll, &p.ip4, &p.ip6, &p.tcp)
+	p.parser.IgnoreUnsupported = true
+	return p
 }
 
 // packet decodes one packet and hands its TCP segment on.
@@ -133,20 +166,28 @@ func (b *captureBuilder) packet(data []byte, ci gopacket.CaptureInfo, lt layers.
 	if ci.Timestamp.After(b.end) {
 		b.end = ci.Timestamp
 	}
-	p := gopacket.NewPacket(data, lt, gopacket.DecodeOptions{Lazy: true, NoCopy: true})
+	pp := b.parsers[lt]
+	if pp == nil {
+		pp = newPacketParser(lt)
+		b.parsers[lt] = pp
+	}
+	_ = pp.parser.DecodeLayers(data, &pp.decoded) // what it could not decode is left out
 	var src, dst net.IP
-	switch ip := p.NetworkLayer().(type) {
-	case *layers.IPv4:
-		src, dst = ip.SrcIP, ip.DstIP
-	case *layers.IPv6:
-		src, dst = ip.SrcIP, ip.DstIP
-	default:
+	sawTCP := false
+	for _, l := range pp.decoded {
+		switch l {
+		case layers.LayerTypeIPv4:
+			src, dst = pp.ip4.SrcIP, pp.ip4.DstIP
+		case layers.LayerTypeIPv6:
+			src, dst = pp.ip6.SrcIP, pp.ip6.DstIP
+		case layers.LayerTypeTCP:
+			sawTCP = true
+		}
+	}
+	if src == nil || !sawTCP {
 		return
 	}
-	tcp, ok := p.TransportLayer().(*layers.TCP)
-	if !ok {
-		return
-	}
+	tcp := &pp.tcp
 	from := net.JoinHostPort(src.String(), strconv.Itoa(int(tcp.SrcPort)))
 	to := net.JoinHostPort(dst.String(), strconv.Itoa(int(tcp.DstPort)))
 	key := from + "|" + to

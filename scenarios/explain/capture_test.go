@@ -173,3 +173,48 @@ func BenchmarkFromCapture(b *testing.B) {
 		}
 	}
 }
+
+// TestFromPcapng: the same packets in a pcapng file give the same evidence.
+func TestFromPcapng(t *testing.T) {
+	p := newPcap(t)
+	for i := range 3 {
+		port := uint16(40000 + i)
+		p.open(port)
+		p.send(time.Millisecond, port, 8081, "A", get)
+		p.send(200*time.Microsecond, 8081, port, "A", ok)
+		p.send(100*time.Millisecond, 8081, port, "AF", "")
+		p.send(100*time.Microsecond, port, 8081, "A", get)
+		p.send(50*time.Microsecond, 8081, port, "R", "")
+	}
+	r, err := pcapgo.NewReader(bytes.NewReader(p.buf.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ng bytes.Buffer
+	w, err := pcapgo.NewNgWriter(&ng, layers.LinkTypeEthernet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		data, ci, err := r.ReadPacketData()
+		if err != nil {
+			break
+		}
+		if err := w.WritePacket(ci, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if !IsCapture(ng.Bytes()) {
+		t.Fatal("pcapng magic not recognised")
+	}
+	ev, err := FromCapture(bytes.NewReader(ng.Bytes()), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := Explain(ev); len(ev.Conns) != 3 || a.Causes[proxy.CauseKeepaliveRace] != 3 {
+		t.Fatalf("%d connections, causes %v: want 3 and 3 races", len(ev.Conns), a.Causes)
+	}
+}

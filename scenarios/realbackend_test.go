@@ -76,19 +76,7 @@ expect: %s
 			if err != nil {
 				t.Fatalf("%v\n%s", err, yaml)
 			}
-			// The race is met at random within the sweep's millisecond
-			// window: a run that met none is tried again, twice.
-			var r *Result
-			for attempt := 1; attempt <= 3; attempt++ {
-				r = RunAll(context.Background(), []*Scenario{s}, Options{Repeat: 2})[0]
-				if r.Err != nil {
-					t.Fatal(r.Err)
-				}
-				if tc.name != "race" || r.Outcome != OutcomeFail || r.Status[502] != 0 {
-					break
-				}
-				t.Logf("attempt %d met no race: %v", attempt, r.Status)
-			}
+			r := runMeetingRace(t, s, tc.name == "race")
 			t.Logf("%s: %s, time scale %g, backend close measured %s, %d requests, status %v, causes %v, first 502 %s",
 				tc.name, r.Outcome, r.TimeScale, r.Timing.BackendClose, r.Requests, r.Status, r.Causes, r.First502)
 			if r.TimeScale != 1 {
@@ -142,4 +130,23 @@ func TestRealBackendSchema(t *testing.T) {
 	if _, err := CheckScenario(s, 0, 0); err == nil || !strings.Contains(err.Error(), "gwsim probe") {
 		t.Errorf("check of an undeclared keep-alive: %v", err)
 	}
+}
+
+// runMeetingRace runs s; when it must meet the race (race) and a run met
+// none (the race is met at random within a sweep's millisecond window),
+// it tries again, twice.
+func runMeetingRace(t *testing.T, s *Scenario, race bool) *Result {
+	t.Helper()
+	var r *Result
+	for attempt := 1; attempt <= 3; attempt++ {
+		r = RunAll(context.Background(), []*Scenario{s}, Options{Repeat: 2})[0]
+		if r.Err != nil {
+			t.Fatalf("%v%s%s", r.Err, r.BackendOutput, r.GatewayOutput)
+		}
+		if !race || r.Outcome != OutcomeFail || r.Status[502] != 0 {
+			break
+		}
+		t.Logf("attempt %d met no race: %v", attempt, r.Status)
+	}
+	return r
 }

@@ -1,7 +1,6 @@
 package scenarios
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -80,19 +79,7 @@ expect: %s
 			if err != nil {
 				t.Fatalf("%v\n%s", err, yaml)
 			}
-			// The race is met at random within the sweep's millisecond
-			// window: a sweep that met none is tried again, twice.
-			var r *Result
-			for attempt := 1; attempt <= 3; attempt++ {
-				r = RunAll(context.Background(), []*Scenario{s}, Options{Repeat: 2})[0]
-				if r.Err != nil {
-					t.Fatalf("%v\n%s", r.Err, r.GatewayOutput)
-				}
-				if tc.name != "race" || r.Outcome != OutcomeFail || r.Status[502] != 0 {
-					break
-				}
-				t.Logf("attempt %d met no race: %v", attempt, r.Status)
-			}
+			r := runMeetingRace(t, s, tc.name == "race")
 			t.Logf("%s: %s, %d requests, status %v, client errors %v, backend close %s", tc.name, r.Outcome, r.Requests, r.Status, r.ClientErrors, r.Timing.BackendClose)
 			switch r.Outcome {
 			case OutcomeInconclusive:

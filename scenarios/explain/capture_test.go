@@ -68,8 +68,21 @@ const (
 	okCh = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n"
 )
 
-// connection writes a connection from port that serves n requests, the
-// last answer after idle, then follows the close script.
+// race writes a connection from port that gets one answer (in the
+// segments given), stays idle 100 ms, and meets the server's FIN: its
+// next request is reset.
+func (p *pcapBuilder) race(port uint16, answer ...string) {
+	p.open(port)
+	p.send(time.Millisecond, port, 8081, "A", get)
+	for _, seg := range answer {
+		p.send(100*time.Microsecond, 8081, port, "A", seg)
+	}
+	p.send(99*time.Millisecond+900*time.Microsecond, 8081, port, "AF", "")
+	p.send(100*time.Microsecond, port, 8081, "A", get)
+	p.send(50*time.Microsecond, 8081, port, "R", "")
+}
+
+// open writes a connection's handshake from port.
 func (p *pcapBuilder) open(port uint16) {
 	p.send(time.Millisecond, port, 8081, "S", "")
 	p.send(100*time.Microsecond, 8081, port, "SA", "")
@@ -83,16 +96,10 @@ func (p *pcapBuilder) open(port uint16) {
 // the cluster of races is not called the race.
 func TestFromCapture(t *testing.T) {
 	p := newPcap(t)
-	// Four races at idle 100 ms: answer, 100 ms idle, FIN, request, RST.
+	// Four races at idle 100 ms: answer (chunked, split mid-head), 100 ms
+	// idle, FIN, request, RST.
 	for i := range 4 {
-		port := uint16(40000 + i)
-		p.open(port)
-		p.send(time.Millisecond, port, 8081, "A", get)
-		p.send(200*time.Microsecond, 8081, port, "A", okCh[:30]) // split mid-head
-		p.send(100*time.Microsecond, 8081, port, "A", okCh[30:])
-		p.send(99*time.Millisecond+900*time.Microsecond, 8081, port, "AF", "")
-		p.send(100*time.Microsecond, port, 8081, "A", get)
-		p.send(50*time.Microsecond, 8081, port, "R", "")
+		p.race(uint16(40000+i), okCh[:30], okCh[30:])
 	}
 	// A drop: reused after 5 ms, the server resets the request it read.
 	p.open(41000)
@@ -178,13 +185,7 @@ func BenchmarkFromCapture(b *testing.B) {
 func TestFromPcapng(t *testing.T) {
 	p := newPcap(t)
 	for i := range 3 {
-		port := uint16(40000 + i)
-		p.open(port)
-		p.send(time.Millisecond, port, 8081, "A", get)
-		p.send(200*time.Microsecond, 8081, port, "A", ok)
-		p.send(100*time.Millisecond, 8081, port, "AF", "")
-		p.send(100*time.Microsecond, port, 8081, "A", get)
-		p.send(50*time.Microsecond, 8081, port, "R", "")
+		p.race(uint16(40000+i), ok)
 	}
 	r, err := pcapgo.NewReader(bytes.NewReader(p.buf.Bytes()))
 	if err != nil {

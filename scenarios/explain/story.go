@@ -34,17 +34,7 @@ func (x *Explanation) Story(start time.Time) string {
 		fmt.Fprintf(&b, "%s at %s went out on connection %d (%s → %s, %s old, request %d on it) after it had been idle %s",
 			method, rel(x.At, start), x.GatewayConn, x.Local, x.Remote, dur(x.ConnAge), x.Requests, dur(x.Idle))
 		if x.HasDelta {
-			what := "closed it"
-			switch backend.CloseStyle(x.Subkind) {
-			case backend.CloseFIN:
-				what = "closed it (FIN)"
-			case backend.CloseRST:
-				what = "reset it (RST)"
-			case backend.CloseLinger:
-				what = "closed it (lingering close: FIN, then drain)"
-			case backend.StyleTrap:
-				what = "expired it under the race trap"
-			}
+			what := closeWhat(x.Subkind, false)
 			ka := ""
 			if x.PeerTimeout > 0 {
 				ka = " (" + dur(x.PeerTimeout) + ")"
@@ -130,15 +120,7 @@ func dur(d time.Duration) string {
 // no more (not when the gateway read what it read, nor what the client got).
 func (x *Explanation) wireStory(b *strings.Builder, method string, start time.Time) {
 	fmt.Fprintf(b, "%s at %s on %s → %s (request %d on it) after the connection had been idle %s", method, rel(x.At, start), x.Local, x.Remote, x.Requests, dur(x.Idle))
-	what := "closed it"
-	switch backend.CloseStyle(x.Subkind) {
-	case backend.CloseFIN:
-		what = "closed it (FIN; the request was reset)"
-	case backend.CloseRST:
-		what = "reset it (RST)"
-	case backend.CloseLinger:
-		what = "closed it (FIN, then drained the request: lingering close)"
-	}
+	what := closeWhat(x.Subkind, true)
 	if x.HasDelta {
 		when := fmt.Sprintf("%s before the request was seen", dur(x.Delta))
 		if x.Delta < 0 {
@@ -154,4 +136,26 @@ func (x *Explanation) wireStory(b *strings.Builder, method string, start time.Ti
 		fmt.Fprintf(b, " (its keep-alive: about %s, %s)", dur(x.PeerTimeout), from)
 	}
 	b.WriteString("; no answer came back; what the client got is not in the capture.")
+}
+
+// closeWhat says how the backend closed a connection (a race's subkind);
+// wire adds what a capture showed of the request that followed.
+func closeWhat(subkind string, wire bool) string {
+	switch backend.CloseStyle(subkind) {
+	case backend.CloseFIN:
+		if wire {
+			return "closed it (FIN; the request was reset)"
+		}
+		return "closed it (FIN)"
+	case backend.CloseRST:
+		return "reset it (RST)"
+	case backend.CloseLinger:
+		if wire {
+			return "closed it (FIN, then drained the request: lingering close)"
+		}
+		return "closed it (lingering close: FIN, then drain)"
+	case backend.StyleTrap:
+		return "expired it under the race trap"
+	}
+	return "closed it"
 }

@@ -2,21 +2,27 @@ package scenarios
 
 import (
 	"bufio"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
+	"github.com/google/gopacket/pcapgo"
 	"github.com/gwsim/gwsim/proxy"
 	"github.com/gwsim/gwsim/scenarios/explain"
 )
 
 // startTcpdump captures loopback TCP on port to a pcap file until stop is
-// called; it returns once tcpdump listens.
-func startTcpdump(t *testing.T, port, file string) (stop func()) {
+// called; it returns once tcpdump listens. stop reports how many packets
+// the kernel dropped (tcpdump's own count).
+func startTcpdump(t *testing.T, port, file string) (stop func() (dropped int)) {
 	t.Helper()
 	bin, err := exec.LookPath("tcpdump")
 	if err != nil || os.Geteuid() != 0 {
@@ -35,15 +41,21 @@ func startTcpdump(t *testing.T, port, file string) (stop func()) {
 		t.Fatal(err)
 	}
 	listening := make(chan string, 1)
+	dropped := make(chan int, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		var seen []string
+		drops := 0
 		for sc.Scan() {
 			seen = append(seen, sc.Text())
 			if strings.Contains(sc.Text(), "listening on") {
 				listening <- ""
 			}
+			if f := strings.Fields(sc.Text()); len(f) > 1 && strings.HasSuffix(sc.Text(), "dropped by kernel") {
+				drops, _ = strconv.Atoi(f[0])
+			}
 		}
+		dropped <- drops
 		listening <- strings.Join(seen, "\n")
 	}()
 	select {
@@ -55,16 +67,18 @@ func startTcpdump(t *testing.T, port, file string) (stop func()) {
 		_ = cmd.Process.Kill()
 		t.Fatal("tcpdump did not start listening within 10 s")
 	}
-	done := false
-	stop = func() {
+	done, drops := false, 0
+	stop = func() int {
 		if done {
-			return
+			return drops
 		}
 		done = true
 		_ = cmd.Process.Signal(syscall.SIGINT) // flushes and closes the file
+		drops = <-dropped
 		_ = cmd.Wait()
+		return drops
 	}
-	t.Cleanup(stop)
+	t.Cleanup(func() { stop() })
 	return stop
 }
 
@@ -83,7 +97,8 @@ func TestCaptureFindsApacheRaces(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "backend.pcap")
 	stop := startTcpdump(t, port, file)
 	_, st, _ := sweepApache(t, addr, []gapRange{raceSweep})
-	stop()
+	waitCaptured(t, addr, file)
+	dropped := stop()
 	failures := st.Causes[proxy.CauseKeepaliveRace] + st.Causes[proxy.CauseBackendResetMidRequest]
 	f, err := os.Open(file)
 	if err != nil {
@@ -100,14 +115,64 @@ func TestCaptureFindsApacheRaces(t *testing.T) {
 		if i < 3 {
 			t.Logf("story: %s", x.Story(a.Start))
 		}
-		if x.Cause == proxy.CauseKeepaliveRace && (x.Idle < 80*time.Millisecond || x.Idle > 120*time.Millisecond) {
-			t.Errorf("a race on a connection idle %s, not near Apache's 100 ms close", x.Idle)
+		// Never below Apache's close less the race window; above it by
+		// as late as Apache's timer ran on a busy machine.
+		if x.Cause == proxy.CauseKeepaliveRace && (x.Idle < 95*time.Millisecond || x.Idle > 200*time.Millisecond) {
+			t.Errorf("a race on a connection idle %s, not at Apache's 100 ms close", x.Idle)
 		}
 	}
 	if failures == 0 {
 		t.Fatal("the sweep met no race: nothing to find")
 	}
 	if got := a.Causes[proxy.CauseKeepaliveRace]; got != failures || len(a.Causes) != 1 {
+		found := map[string]bool{}
+		for _, x := range a.Explanations {
+			found[x.Local] = true
+		}
+		for _, f := range st.Failures {
+			if !found[f.Local] {
+				t.Logf("not in the capture: the gateway's %s on %s (idle %s, request %d, failed %s after taking it: %s)", f.Cause, f.Local, f.IdleFor, f.ConnRequests, f.Elapsed, f.Err)
+
+			}
+		}
+		if dropped > 0 {
+			t.Skipf("capture causes %v against the gateway's %d failures, with %d packets dropped by the kernel: the capture is incomplete on this machine", a.Causes, failures, dropped)
+		}
 		t.Errorf("capture causes %v, want keepalive-race %d (the gateway's failures)", a.Causes, failures)
+	}
+}
+
+// waitCaptured makes a marker connection to addr and waits (up to 10 s)
+// until tcpdump has written its SYN to file: every packet before it is
+// then in the file too (tcpdump writes in order, and stopping it drops
+// what it has not read yet).
+func waitCaptured(t *testing.T, addr, file string) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	marker := c.LocalAddr().String()
+	c.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if f, err := os.Open(file); err == nil {
+			r, err := pcapgo.NewReader(f)
+			for err == nil {
+				var data []byte
+				data, _, err = r.ReadPacketData()
+				p := gopacket.NewPacket(data, r.LinkType(), gopacket.Lazy)
+				if tcp, ok := p.TransportLayer().(*layers.TCP); ok && tcp.SYN && !tcp.ACK && p.NetworkLayer() != nil &&
+					net.JoinHostPort(p.NetworkLayer().NetworkFlow().Src().String(), strconv.Itoa(int(tcp.SrcPort))) == marker {
+					f.Close()
+					return
+				}
+			}
+			f.Close()
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("tcpdump did not write the marker connection %s within 10 s", marker)
+		}
+		time.Sleep(20 * time.Millisecond) // polling tcpdump's file, bounded by the deadline
 	}
 }

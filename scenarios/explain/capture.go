@@ -195,6 +195,11 @@ func (b *captureBuilder) packet(data []byte, ci gopacket.CaptureInfo, lt layers.
 		key = to + "|" + from
 	}
 	c := b.conns[key]
+	if c != nil && tcp.SYN && !tcp.ACK && !c.opened.IsZero() {
+		// The same 4-tuple again: a new connection on a reused port (the
+		// client side keeps no TIME_WAIT when the server closed first).
+		c = nil
+	}
 	if c == nil {
 		if tcp.RST || (tcp.FIN && len(tcp.Payload) == 0 && !tcp.SYN) {
 			return // the end of a connection whose start the capture missed, with nothing to tell
@@ -384,10 +389,12 @@ func (c *tcpConn) stream(sender string, d *tcpDir) *httpStream {
 	return h
 }
 
-// request records a request's head.
+// request records a request's head. On a connection whose opening the
+// capture missed, even the first request seen is on a reused connection
+// (of unknown idle age).
 func (c *tcpConn) request(m message) {
 	n := len(c.c.Exchanges) + 1
-	x := Exchange{Method: m.Method, Number: n, Reused: n > 1, Written: m.Start}
+	x := Exchange{Method: m.Method, Number: n, Reused: n > 1 || c.opened.IsZero(), Written: m.Start}
 	if x.Reused && !c.lastDone.IsZero() {
 		x.Idle = m.Start.Sub(c.lastDone)
 	}
@@ -443,7 +450,7 @@ func (c *tcpConn) conn() *Conn {
 			// A request still waiting: the server cut it, unless it came
 			// so close to the close that they crossed (the race).
 			x := &out.Exchanges[c.open[0]]
-			if cl.At.Sub(x.Written) > max(crossing, x.Idle/10) {
+			if cl.At.Sub(x.Written) > max(crossing, x.Idle/2) {
 				cl.Kind = CloseCut
 			}
 		}
@@ -478,11 +485,12 @@ func (c *tcpConn) conn() *Conn {
 
 // crossing is how long before the server's close a request may have been
 // seen and still be one that crossed it (not one the server held and
-// cut): the race's own window on one host or one region, or a tenth of
-// the connection's idle age when that is longer (a server whose idle
-// timer fired late, its request unread, closes a few milliseconds after
-// a request it never read). The engine still names the race only when the
-// idle age fits the keep-alive.
+// cut): the race's own window on one host or one region, or half the
+// connection's idle age when that is longer (a busy server whose idle
+// timer fired late, the request unread in its socket, closes tens of
+// milliseconds after the request arrived; a capture cannot see whether it
+// read it). The engine still names the race only when the idle age fits
+// the keep-alive.
 const crossing = 2 * time.Millisecond
 
 // later is the later of a and b.

@@ -250,6 +250,9 @@ func explainUpstream(a *Analysis, cause string, status int, method string, at ti
 		return x
 	}
 	x.Wire = c.Wire
+	if c.Wire {
+		x.Local, x.Remote = c.Client, c.Server // a capture's 4-tuple, opening seen or not
+	}
 	if !c.Opened.IsZero() {
 		x.GatewayConn, x.Local, x.Remote = c.ClientID, c.Client, c.Server
 		x.ConnAge = at.Sub(c.Opened)

@@ -8,21 +8,21 @@ import (
 	"github.com/gwsim/gwsim/proxy"
 )
 
-// raceCluster is how many failures' idle ages must lie within
-// raceClusterShare of the longest for the cluster to tell the backend's
-// keep-alive when nothing else does.
+// raceCluster is how many failures' idle ages the cluster at the top must
+// hold to tell the backend's keep-alive when nothing else does; each age
+// in it is within raceClusterStep of the next longer one.
 const (
-	raceCluster      = 3
-	raceClusterShare = 0.9
+	raceCluster     = 3
+	raceClusterStep = 0.8
 )
 
 // requalifyRaces keeps the keep-alive race as the cause of a failure that
 // no backend event explains (the backend is not gwsim's) only when the
 // connection's idle age fits the backend closing it at its keep-alive: at
 // least the keep-alive less a tenth of it. The keep-alive is the one the
-// backend stated, else the median of the cluster of the longest idle ages
-// (at least raceCluster failures within raceClusterShare of the longest:
-// races happen at the keep-alive, so they pile up there). Any other such
+// backend stated, else the shortest of the cluster of the longest idle
+// ages (see idleCluster: races happen at the keep-alive, or later when the
+// backend's timer runs late, so they pile up there). Any other such
 // failure becomes CauseBackendClosedReused, with the reason.
 func (a *Analysis) requalifyRaces() {
 	var idle []time.Duration
@@ -68,16 +68,20 @@ func (a *Analysis) requalifyRaces() {
 	}
 }
 
-// idleCluster is the median of the idle ages within raceClusterShare of
-// the longest, when there are at least raceCluster of them.
+// idleCluster is the shortest idle age of the cluster at the top: from the
+// longest down, each age within raceClusterStep of the one above it (a
+// backend whose timer ran late spreads its closes upward, never below its
+// keep-alive; a failure far below is a gap away). It needs at least
+// raceCluster ages.
 func idleCluster(idle []time.Duration) (time.Duration, bool) {
 	s := slices.Clone(idle)
 	slices.Sort(s)
-	longest := s[len(s)-1]
-	i, _ := slices.BinarySearch(s, time.Duration(raceClusterShare*float64(longest)))
-	top := s[i:]
-	if len(top) < raceCluster {
+	i := len(s) - 1
+	for i > 0 && float64(s[i-1]) >= raceClusterStep*float64(s[i]) {
+		i--
+	}
+	if len(s)-i < raceCluster {
 		return 0, false
 	}
-	return top[len(top)/2], true
+	return s[i], true
 }

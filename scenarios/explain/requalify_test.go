@@ -48,7 +48,7 @@ func TestRaceNeedsEvidence(t *testing.T) {
 		// Four failures at Apache's 5 s, one at 200 ms: the cluster tells
 		// 5 s; the 200 ms one is a backend dropping a request.
 		{"cluster", gatewayOnlyJournal(4990*time.Millisecond, 5*s, 4995*time.Millisecond, 5001*time.Millisecond, 200*time.Millisecond), 4, 1,
-			"idle far less than the keep-alive the failures' idle ages point to (5 s)"},
+			"idle far less than the keep-alive the failures' idle ages point to (4.99 s)"},
 		// No cluster and no stated keep-alive: nothing is the race.
 		{"no evidence", gatewayOnlyJournal(5*s, 200*time.Millisecond), 0, 2, "nothing tells when the backend closes idle connections"},
 		// A stated keep-alive decides even for one failure.

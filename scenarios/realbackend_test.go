@@ -56,7 +56,7 @@ func TestRealNodeBehindGateway(t *testing.T) {
 	for _, tc := range []struct {
 		name, gateway, load, expect string
 	}{
-		{"race", "{preset: appgw-v2}", "{pattern: aimed, connections: 8, gap_around: backend-close, gap_from: -3ms, gap_to: 2ms, gap_step: 250us}",
+		{"race", "{preset: appgw-v2}", "{pattern: aimed, connections: 21, gap_around: backend-close, gap_from: -3ms, gap_to: 2ms, gap_step: 250us}",
 			`{status: {"502": ">0"}, only_causes: [keepalive-race]}`},
 		{"cure", "{preset: appgw-v2, backend_idle_timeout: 500ms}", "{pattern: aimed, connections: 8, gap_around: 500ms, gap_from: -40ms, gap_to: 40ms, gap_step: 5ms}",
 			`{status: {"502": 0}, client_errors: 0}`},

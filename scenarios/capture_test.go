@@ -2,6 +2,8 @@ package scenarios
 
 import (
 	"bufio"
+	"context"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -174,5 +176,91 @@ func waitCaptured(t *testing.T, addr, file string) {
 			t.Fatalf("tcpdump did not write the marker connection %s within 10 s", marker)
 		}
 		time.Sleep(20 * time.Millisecond) // polling tcpdump's file, bounded by the deadline
+	}
+}
+
+// TestCaptureNginxBeforeApache: real nginx (upstream keep-alive,
+// proxy_next_upstream off) in front of real Apache (KeepAliveTimeout
+// 100ms), swept across Apache's close; a capture of the nginx↔Apache
+// traffic finds as many races as nginx logged upstream failures ("upstream
+// prematurely closed connection", or a reset), each on a reused connection
+// idle about 100 ms.
+func TestCaptureNginxBeforeApache(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts nginx, Apache and tcpdump")
+	}
+	requireApache(t)
+	bin, err := exec.LookPath("nginx")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CI=true but nginx is missing: .ci/run installs nginx")
+		}
+		t.Skip("nginx not installed")
+	}
+	apache := startApache(t, 100*time.Millisecond)
+	port := apache[strings.LastIndex(apache, ":")+1:]
+	dir := t.TempDir()
+	listen := "127.0.0.1:" + freeLoopbackPort(t)
+	conf := filepath.Join(dir, "nginx.conf")
+	if err := os.WriteFile(conf, []byte(nginxGatewayConf(dir, listen, apache, "60s")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "upstream.pcap")
+	stop := startTcpdump(t, port, file)
+	s, err := Parse("nginx-apache.yaml", []byte(fmt.Sprintf(`name: nginx-apache
+gateway: {preset: nginx-pooling, backend_idle_timeout: 60s, url: "http://%s/", command: [%q, -p, %q, -c, %q, -e, %q]}
+backend: {url: "http://%s/", keepalive_timeout: 100ms}
+load: {pattern: gap-sweep, gap_around: backend-close, gap_from: -3ms, gap_to: 2ms, gap_step: 100us}
+expect: {status: {"502": ">0"}}
+`, listen, bin, dir, conf, filepath.Join(dir, "error.log"), apache)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := RunAll(context.Background(), []*Scenario{s}, Options{})[0] // one attempt: the capture and nginx's log hold it alone
+	if r.Err != nil {
+		t.Fatalf("%v%s", r.Err, r.GatewayOutput)
+	}
+	waitCaptured(t, apache, file)
+	dropped := stop()
+	var logged int64
+	errorLog, _ := os.ReadFile(filepath.Join(dir, "error.log"))
+	for _, line := range strings.Split(string(errorLog), "\n") {
+		if strings.Contains(line, "while reading response header from upstream") || strings.Contains(line, "while sending request to upstream") {
+			logged++
+		}
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ev, err := explain.FromCapture(f, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The test knows Apache's keep-alive, as gwsim probe would tell it
+	// (explain --backend-keepalive): one race alone makes no cluster.
+	ev.Backend = explain.BackendSettings{Known: true, KeepAlive: 100 * time.Millisecond}
+	a := explain.Explain(ev)
+	t.Logf("nginx: %s, status %v, %d upstream failures logged; capture: causes %v, %d packets dropped", r.Outcome, r.Status, logged, a.Causes, dropped)
+	if r.Status[502] != logged {
+		t.Logf("nginx's error log:\n%s", errorLog)
+	}
+	if r.Outcome == OutcomeInconclusive {
+		t.Skipf("inconclusive on this machine: %s", r.InconclusiveReason)
+	}
+	if logged == 0 && r.Status[502] == 0 {
+		t.Skip("the sweep met no race this time: nothing to compare (TestRealNginxGateway asserts that it does)")
+	}
+	if got := a.Causes[proxy.CauseKeepaliveRace]; got != logged || len(a.Causes) != 1 {
+		if dropped > 0 {
+			t.Skipf("capture causes %v against nginx's %d, with %d packets dropped by the kernel", a.Causes, logged, dropped)
+		}
+		t.Errorf("capture causes %v, want keepalive-race %d (nginx's upstream failures)", a.Causes, logged)
+	}
+	for _, x := range a.Explanations {
+		if x.Idle < 95*time.Millisecond || x.Idle > 200*time.Millisecond {
+			t.Errorf("a race on a connection idle %s, not at Apache's 100 ms close", x.Idle)
+		}
 	}
 }

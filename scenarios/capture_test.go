@@ -102,15 +102,7 @@ func TestCaptureFindsApacheRaces(t *testing.T) {
 	waitCaptured(t, addr, file)
 	dropped := stop()
 	failures := st.Causes[proxy.CauseKeepaliveRace] + st.Causes[proxy.CauseBackendResetMidRequest]
-	f, err := os.Open(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	ev, err := explain.FromCapture(f, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ev := readCapture(t, file)
 	a := explain.Explain(ev)
 	t.Logf("gateway: causes %v; capture: %d connections, causes %v", st.Causes, len(ev.Conns), a.Causes)
 	for i, x := range a.Explanations {
@@ -229,15 +221,7 @@ expect: {status: {"502": ">0"}}
 			logged++
 		}
 	}
-	f, err := os.Open(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	ev, err := explain.FromCapture(f, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ev := readCapture(t, file)
 	// The test knows Apache's keep-alive, as gwsim probe would tell it
 	// (explain --backend-keepalive): one race alone makes no cluster.
 	ev.Backend = explain.BackendSettings{Known: true, KeepAlive: 100 * time.Millisecond}
@@ -263,4 +247,19 @@ expect: {status: {"502": ">0"}}
 			t.Errorf("a race on a connection idle %s, not at Apache's 100 ms close", x.Idle)
 		}
 	}
+}
+
+// readCapture is the evidence of the capture in file.
+func readCapture(t *testing.T, file string) *explain.Evidence {
+	t.Helper()
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ev, err := explain.FromCapture(f, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ev
 }

@@ -203,7 +203,11 @@ func run(ctx context.Context, s *Scenario, opt Options, scale float64, r *Result
 	}
 	var rec event.Recorder
 	record := rec.Sink()
-	defer func() { r.events = rec.Events() }() // also when the run fails
+	defer func() { // also when the run fails
+		if r.events == nil {
+			r.events = rec.Events()
+		}
+	}()
 	sink := event.Sink(func(e event.Event) {
 		e.Scenario = s.Name
 		record(e)
@@ -348,6 +352,7 @@ func run(ctx context.Context, s *Scenario, opt Options, scale float64, r *Result
 		r.Retries = r.Gateway.Retries
 	}
 	events := rec.Events()
+	r.events = events
 	ev := explain.FromEvents(events)
 	if rb != nil {
 		// A real backend leaves no events: what is known of its

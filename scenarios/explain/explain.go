@@ -117,13 +117,10 @@ func Analyze(events []event.Event) *Analysis { return Explain(FromEvents(events)
 func Explain(ev *Evidence) *Analysis {
 	a := &Analysis{Start: ev.Start, End: ev.End, Causes: map[string]int64{}, Subkinds: map[string]int64{},
 		Gateway: ev.Gateway, Backend: ev.Backend}
-	up := map[string]*Conn{}   // upstream, by gateway ip:port > backend ip:port
-	down := map[string]*Conn{} // downstream, by client ip:port > gateway ip:port
+	up := map[string]*Conn{} // upstream, by gateway ip:port > backend ip:port
 	for _, c := range ev.Conns {
 		if c.Hop == Upstream {
 			up[connKey(c.Client, c.Server)] = c
-		} else {
-			down[connKey(c.Client, c.Server)] = c
 		}
 	}
 	idx := indexAnswers(ev.Answers)

@@ -21,7 +21,7 @@ import (
 func (fc *frontConn) exchange(req *http.Request, start time.Time) bool {
 	g := fc.f.g
 	prof := g.prof()
-	x := &exchangeLog{start: start, uri: req.RequestURI, failure: Failure{ErrorInfo: ErrorInfoNone, Cause: CauseNone}}
+	x := &exchangeLog{start: start, uri: req.RequestURI, headBytes: fc.headBytes, failure: Failure{ErrorInfo: ErrorInfoNone, Cause: CauseNone}}
 	ctx, cancel := context.WithCancelCause(fc.f.hard)
 	defer cancel(nil)
 	defer fc.stopWatching()

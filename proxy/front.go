@@ -232,6 +232,10 @@ type frontConn struct {
 	remote   string
 	local    string
 	requests int
+	// headBytes is the size of the current request's head as read (request
+	// line, header fields, blank line): with the body bytes read, the
+	// access log's receivedBytes.
+	headBytes int64
 
 	mu   sync.Mutex
 	idle bool // waiting for the next request (shutdown closes it at once)
@@ -337,6 +341,9 @@ func (fc *frontConn) request() bool {
 	fc.lr.remain = maxHeaderBytes + 4096
 	req, err := http.ReadRequest(fc.br)
 	fc.lr.remain = -1
+	// The head's size on the wire: what the parse took from the buffered
+	// bytes and the connection (the tee), less what it left buffered.
+	fc.headBytes = int64(len(fc.lr.tee) - fc.br.Buffered())
 	fc.requests++
 	if err != nil {
 		fc.reject(start, nil, err)
@@ -440,6 +447,7 @@ func (fc *frontConn) answerClientError(start time.Time, req *http.Request, f Fai
 	x := &exchangeLog{start: start, failure: f, status: f.Status}
 	if req != nil {
 		x.uri = req.RequestURI
+		x.headBytes = fc.headBytes
 	}
 	fc.curReq, fc.curX = req, x
 	defer fc.logExchange()

@@ -202,7 +202,8 @@ type exchangeLog struct {
 	serverLatency time.Duration
 	failure       Failure
 	sent          int64
-	received      int64
+	headBytes     int64 // the request head's size as read
+	received      int64 // the request body's bytes read
 	retries       int
 	rtErr         *RoundTripError
 }
@@ -246,7 +247,7 @@ func (g *Gateway) finish(fc *frontConn, r *http.Request, x *exchangeLog) {
 			zap.String("upstreamSourcePort", upstreamPort),
 			zap.Float64("timeTaken", taken.Seconds()),
 			zap.Float64("serverResponseLatency", x.serverLatency.Seconds()),
-			zap.Int64("receivedBytes", x.received),
+			zap.Int64("receivedBytes", x.headBytes+x.received), // as read, head and body (Application Gateway: "size of packet received")
 			zap.Int64("sentBytes", x.sent),
 			zap.String("error_info", x.failure.ErrorInfo),
 			zap.String("cause", x.failure.Cause),

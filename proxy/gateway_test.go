@@ -516,3 +516,33 @@ func TestGatewayBadBackendResponses(t *testing.T) {
 	}
 	waitFor(t, "the exchange to be counted", func() bool { return gw.Stats().Causes[proxy.CauseBackendResetMidRequest] == 1 })
 }
+
+// TestAccessLogReceivedBytes: receivedBytes is what the gateway read of the
+// request, head and body, as Application Gateway counts it, not the
+// declared Content-Length: two pipelined requests each count their own.
+func TestAccessLogReceivedBytes(t *testing.T) {
+	_, addr := runBackend(t, backend.Config{KeepAliveTimeout: 10 * time.Second, Close: backend.CloseFIN})
+	core, logs := observer.New(zap.InfoLevel)
+	_, url := runGateway(t, proxy.Config{Profile: profile(t, "appgw-v2"), Backends: []string{addr}}, zap.New(core), nil)
+	host := strings.TrimSuffix(strings.TrimPrefix(url, "http://"), "/")
+	post := "POST /upload HTTP/1.1\r\nHost: " + host + "\r\nContent-Length: 11\r\n\r\nhello world"
+	get := "GET /next HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n"
+	c, err := net.Dial("tcp", host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := io.WriteString(c, post+get); err != nil { // one write: the second head sits in the buffer while the first is read
+		t.Fatal(err)
+	}
+	if _, err := io.ReadAll(c); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "two access-log lines", func() bool { return logs.FilterMessage("access").Len() == 2 })
+	lines := logs.FilterMessage("access").All()
+	for i, want := range []int64{int64(len(post)), int64(len(get))} {
+		if got := lines[i].ContextMap()["receivedBytes"]; got != want {
+			t.Errorf("request %d: receivedBytes = %v, want %d (head and body as sent)", i, got, want)
+		}
+	}
+}

@@ -17,12 +17,15 @@ import (
 func cmdProxy(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	c := newCommand("proxy", "--backends host:port[,host:port...] [flags]",
 		`Run the gateway: a reverse proxy with a gateway profile's timeouts and failure
-behaviour, its own no-retry backend pool, and the V2 access log on stderr.
+behaviour, its own no-retry backend pool, and an access log with
+Application Gateway V2's fields (on stderr, or --access-log FILE; with
+--access-log-format appgw-v2, as Azure's diagnostic JSON, which gwsim logs reads).
 Durations are real-world values; --time-scale multiplies all of them (link
 latency excepted). A flag overrides the profile's value.`,
 		`  gwsim proxy --profile appgw-v2 --listen 127.0.0.1:8080 --backends 127.0.0.1:8081
   gwsim proxy --profile appgw-v1 --backends 127.0.0.1:8081,127.0.0.1:8082 --retry idempotent
   gwsim proxy --backends 127.0.0.1:8081 --time-scale 0.01 --link-latency 500us --metrics-listen 127.0.0.1:9090
+  gwsim proxy --backends 127.0.0.1:8081 --access-log-format appgw-v2 --access-log access.json
 `)
 	fs := c.fs
 	profileName := fs.String("profile", "appgw-v2", "gateway profile: "+strings.Join(proxy.ProfileNames(), ", ")+" (gwsim presets shows their values)")
@@ -45,6 +48,8 @@ latency excepted). A flag overrides the profile's value.`,
 	metricsListen := fs.String("metrics-listen", "", "serve /metrics and /healthz on this address (empty = off)")
 	eventsFile := fs.String("events", "", "write the gateway's events to this JSON-lines journal (for gwsim explain)")
 	adminListen := fs.String("admin-listen", "", adminUsage)
+	accessFormat := fs.String("access-log-format", accessLogZap, "access-log encoding: zap (the process log's JSON line, message \"access\") or appgw-v2 (Application Gateway V2's diagnostic JSON, for gwsim logs and Azure tooling)")
+	accessPath := fs.String("access-log", "", "write the access log to this file (appended) instead of stderr")
 	lf := logFlags{bufferAccess: true}
 	lf.add(fs, "info")
 	if code, done := c.parse(args, stdout, stderr); done {
@@ -102,6 +107,22 @@ latency excepted). A flag overrides the profile's value.`,
 	log, err := lf.build(stderr)
 	if err != nil {
 		return usage(err.Error())
+	}
+	if *accessFormat != accessLogZap && *accessFormat != accessLogAppGW2 {
+		return usage(fmt.Sprintf("--access-log-format: unknown format %q (want %s or %s)", *accessFormat, accessLogZap, accessLogAppGW2))
+	}
+	if *accessFormat != accessLogZap || *accessPath != "" {
+		w, closeAccess, err := openAccessLog(*accessPath, stderr)
+		if err != nil {
+			fmt.Fprintf(stderr, "gwsim proxy: %v\n", err)
+			return exitRuntime
+		}
+		if log, err = withAccessLog(log, *accessFormat, w, *accessPath); err != nil {
+			return usage(err.Error())
+		}
+		// Every return flushes the access log's buffer before closing
+		// its file.
+		defer func() { _ = log.Sync(); _ = closeAccess() }()
 	}
 	reg := newRegistry()
 	cfg := proxy.Config{Profile: p.Scaled(*scale), Backends: members, LinkLatency: *linkLatency, LinkJitter: *linkJitter,

@@ -19,6 +19,7 @@ func TestProxyFlagValidation(t *testing.T) {
 		{[]string{"--timeout-status", "600"}, "timeout status must be an error status 400..599, got 600"},
 		{[]string{"--shutdown-grace", "-1s"}, "--shutdown-grace must be >= 0, got -1s"},
 		{[]string{"--client-request-timeout", "-1s"}, "client request timeout must be >= 0, got -1s"},
+		{[]string{"--access-log-format", "w3c"}, `--access-log-format: unknown format "w3c" (want zap or appgw-v2)`},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			code, out, errOut := runCLI(t, append(append([]string(nil), base...), tc.args...)...)

@@ -2,18 +2,10 @@ package explain
 
 import (
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/gwsim/gwsim/proxy"
-)
-
-// raceCluster is how many failures' idle ages the cluster at the top must
-// hold to tell the backend's keep-alive when nothing else does; each age
-// in it is within raceClusterStep of the next longer one.
-const (
-	raceCluster     = 3
-	raceClusterStep = 0.8
+	"github.com/gwsim/gwsim/scenarios/rule"
 )
 
 // requalifyRaces keeps the keep-alive race as the cause of a failure that
@@ -21,7 +13,7 @@ const (
 // connection's idle age fits the backend closing it at its keep-alive: at
 // least the keep-alive less a tenth of it. The keep-alive is the one the
 // backend stated, else the shortest of the cluster of the longest idle
-// ages (see idleCluster: races happen at the keep-alive, or later when the
+// ages (see rule.IdleCluster: races happen at the keep-alive, or later when the
 // backend's timer runs late, so they pile up there). Any other such
 // failure becomes CauseBackendClosedReused, with the reason.
 func (a *Analysis) requalifyRaces() {
@@ -39,7 +31,7 @@ func (a *Analysis) requalifyRaces() {
 	case a.Backend.Known && a.Backend.KeepAlive > 0:
 		k, source = a.Backend.KeepAlive, "the backend's keep-alive"
 	default:
-		if c, ok := idleCluster(idle); ok {
+		if c, ok := rule.IdleCluster(idle); ok {
 			k, source = c, "the keep-alive the failures' idle ages point to"
 		}
 	}
@@ -66,22 +58,4 @@ func (a *Analysis) requalifyRaces() {
 			a.Causes[CauseBackendClosedReused]++
 		}
 	}
-}
-
-// idleCluster is the shortest idle age of the cluster at the top: from the
-// longest down, each age within raceClusterStep of the one above it (a
-// backend whose timer ran late spreads its closes upward, never below its
-// keep-alive; a failure far below is a gap away). It needs at least
-// raceCluster ages.
-func idleCluster(idle []time.Duration) (time.Duration, bool) {
-	s := slices.Clone(idle)
-	slices.Sort(s)
-	i := len(s) - 1
-	for i > 0 && float64(s[i-1]) >= raceClusterStep*float64(s[i]) {
-		i--
-	}
-	if len(s)-i < raceCluster {
-		return 0, false
-	}
-	return s[i], true
 }

@@ -16,6 +16,7 @@ package rule
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -207,4 +208,33 @@ func Dur(d time.Duration) string {
 		return strconv.FormatFloat(float64(d)/1e6, 'g', 4, 64) + " ms"
 	}
 	return d.String()
+}
+
+// raceCluster is how many failures' idle ages the cluster at the top must
+// hold to tell the backend's keep-alive when nothing else does; each age
+// in it is within raceClusterStep of the next longer one.
+const (
+	raceCluster     = 3
+	raceClusterStep = 0.8
+)
+
+// IdleCluster is the backend keep-alive that the idle ages of failed
+// requests on reused connections point to, when nothing states it: the
+// shortest age of the cluster at the top, where, from the longest down,
+// each age is within 80% of the one above it. Races happen at the
+// keep-alive, or later when the backend's timer runs late (its closes
+// spread upward, never below its keep-alive), so they pile up there; a
+// failure far below is a gap away and not in the cluster. It needs at
+// least 3 ages in the cluster.
+func IdleCluster(idle []time.Duration) (time.Duration, bool) {
+	s := slices.Clone(idle)
+	slices.Sort(s)
+	i := len(s) - 1
+	for i > 0 && float64(s[i-1]) >= raceClusterStep*float64(s[i]) {
+		i--
+	}
+	if len(s) == 0 || len(s)-i < raceCluster {
+		return 0, false
+	}
+	return s[i], true
 }

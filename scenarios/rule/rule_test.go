@@ -79,3 +79,32 @@ func TestRaceWindow(t *testing.T) {
 		}
 	}
 }
+
+// TestIdleCluster: the shortest age of the top cluster, each age within
+// 80% of the next longer; a failure far below is left out; fewer than
+// three in the cluster tell nothing.
+func TestIdleCluster(t *testing.T) {
+	ms := func(v ...int) []time.Duration {
+		var out []time.Duration
+		for _, x := range v {
+			out = append(out, time.Duration(x)*time.Millisecond)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		idle []time.Duration
+		want time.Duration
+		ok   bool
+	}{
+		{ms(500, 502, 510, 120, 3), 500 * time.Millisecond, true},
+		{ms(100, 101, 99, 100, 400), 0, false}, // 400 alone at the top
+		{ms(500, 510), 0, false},
+		{nil, 0, false},
+		{ms(5000, 4100, 4500, 6000), 4100 * time.Millisecond, true},
+	} {
+		got, ok := IdleCluster(tc.idle)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("IdleCluster(%v) = %v %v, want %v %v", tc.idle, got, ok, tc.want, tc.ok)
+		}
+	}
+}

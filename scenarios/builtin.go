@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -61,7 +62,90 @@ func Lookup(name string) (*Scenario, error) {
 			return s, nil
 		}
 	}
+	names := make([]string, len(all))
+	for i, s := range all {
+		names[i] = s.Name
+	}
+	if near := DidYouMean(name, names); near != "" {
+		return nil, fmt.Errorf("unknown scenario %q: %s (gwsim scenarios lists them)", name, near)
+	}
 	return nil, fmt.Errorf("unknown scenario %q (gwsim scenarios lists them)", name)
+}
+
+// Suggest is the candidates closest to name by edit distance
+// (insertions, deletions, substitutions and swaps of two neighbours each
+// count 1, letter case ignored), at most three, in candidate order; none
+// when no candidate is within a third of name's length (at least 1, at
+// most 3 edits). The "did you mean" of unknown scenarios, presets and
+// commands.
+func Suggest(name string, candidates []string) []string {
+	limit := min(max(len(name)/3, 1), 3)
+	var best []string
+	bestD := limit + 1
+	for _, c := range candidates {
+		if c == name {
+			continue
+		}
+		switch d := editDistance(strings.ToLower(name), strings.ToLower(c)); {
+		case d < bestD:
+			best, bestD = []string{c}, d
+		case d == bestD && len(best) < 3:
+			best = append(best, c)
+		}
+	}
+	return best
+}
+
+// DidYouMean is `did you mean "x"?` (or `"x" or "y"?`) for Suggest's
+// answer, or "" when it has none.
+func DidYouMean(name string, candidates []string) string {
+	near := Suggest(name, candidates)
+	if len(near) == 0 {
+		return ""
+	}
+	q := make([]string, len(near))
+	for i, n := range near {
+		q[i] = strconv.Quote(n)
+	}
+	return "did you mean " + strings.Join(q, " or ") + "?"
+}
+
+// didYouMean is "; " and DidYouMean's answer, or "".
+func didYouMean(name string, candidates []string) string {
+	if s := DidYouMean(name, candidates); s != "" {
+		return "; " + s
+	}
+	return ""
+}
+
+// editDistance is the optimal string alignment distance between a and b,
+// by bytes (names are ASCII).
+func editDistance(a, b string) int {
+	if len(a) > 256 || len(b) > 256 {
+		return max(len(a), len(b)) // not a typo of a name; bounded work
+	}
+	// d[i][j] is the distance between a[:i] and b[:j].
+	d := make([][]int, len(a)+1)
+	for i := range d {
+		d[i] = make([]int, len(b)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
+		}
+	}
+	return d[len(a)][len(b)]
 }
 
 // Resolve turns an argument into a scenario: a path to a YAML file (it

@@ -326,7 +326,7 @@ func Parse(file string, data []byte) (*Scenario, error) {
 	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, fmt.Errorf("%s: %s", file, yamlError(err, nil))
+		return nil, fmt.Errorf("%s: %s", file, unquotedBound(yamlError(err, nil), data))
 	}
 	pos := indexPositions(&root)
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -336,7 +336,7 @@ func Parse(file string, data []byte) (*Scenario, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, fmt.Errorf("%s: empty scenario file", file)
 		}
-		return nil, fmt.Errorf("%s: %s", file, yamlError(err, pos))
+		return nil, fmt.Errorf("%s: %s", file, unquotedBound(yamlError(err, pos), data))
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {

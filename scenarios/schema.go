@@ -216,6 +216,48 @@ func yamlError(err error, pos *positions) string {
 	return oneLine(strings.Join(msgs, "; "))
 }
 
+// A bound such as >0 left unquoted as a mapping value, in block style
+// (`  502: >0`) or in flow style (`{502: >0}`): YAML reads the ">" as the
+// start of a folded text block, so the decoder complains about indentation
+// or tokens, or reads an empty value.
+var (
+	unquotedBlock = regexp.MustCompile(`^\s*(?:-\s+)?("[^"]*"|'[^']*'|[^\s#"'{}\[\],:][^#{}\[\],:]*?)\s*:\s+(>=?\s*[0-9][^\s#,{}\[\]]*)\s*(?:#.*)?$`)
+	unquotedFlow  = regexp.MustCompile(`[{,]\s*("[^"]*"|'[^']*'|[^\s#"'{}\[\],:][^#{}\[\],:]*?)\s*:\s+(>=?\s*[0-9][^\s#,{}\[\]]*)`)
+	lineOf        = regexp.MustCompile(`^line (\d+): `)
+)
+
+// unquotedBound turns msg, a decoder error, into advice to quote a bound
+// when the line it names (or the line before) holds an unquoted value that
+// starts with ">"; else it returns msg.
+func unquotedBound(msg string, data []byte) string {
+	g := lineOf.FindStringSubmatch(msg)
+	if g == nil {
+		return msg
+	}
+	n, _ := strconv.Atoi(g[1])
+	lines := strings.Split(string(data), "\n")
+	for _, l := range []int{n, n - 1} {
+		if l < 1 || l > len(lines) {
+			continue
+		}
+		text := strings.TrimSuffix(lines[l-1], "\r")
+		m := unquotedBlock.FindStringSubmatch(text)
+		if m == nil {
+			m = unquotedFlow.FindStringSubmatch(text)
+		}
+		if m == nil {
+			continue
+		}
+		key, value := m[1], strings.TrimSpace(m[2])
+		if !strings.HasPrefix(key, `"`) && !strings.HasPrefix(key, "'") {
+			key = strconv.Quote(key)
+		}
+		return fmt.Sprintf("line %d: %s: %s must be quoted, as in %s: %q (YAML reads an unquoted > as the start of a folded text block)",
+			l, strings.Trim(key, `"'`), value, key, value)
+	}
+	return msg
+}
+
 // oneLine keeps an error on one line whatever the input held.
 func oneLine(s string) string {
 	return strings.NewReplacer("\r", `\r`, "\n", `\n`).Replace(s)

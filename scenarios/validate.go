@@ -64,7 +64,7 @@ func (s *Scenario) checkGateway() error {
 		field = "gateway.profile"
 	}
 	if _, err := proxy.LookupProfile(g.Preset); err != nil {
-		return ferr(field, "%v", err)
+		return ferr(field, "%v%s", err, didYouMean(g.Preset, proxy.ProfileNames()))
 	}
 	if g.Members < 1 || g.Members > MaxMembers {
 		return ferr("gateway.members", "want 1..%d, got %d", MaxMembers, g.Members)
@@ -116,7 +116,7 @@ func (s *Scenario) checkBackend() error {
 	}
 	if b.Preset != "" {
 		if _, err := backend.Preset(b.Preset); err != nil {
-			return ferr("backend.preset", "%v", err)
+			return ferr("backend.preset", "%v%s", err, didYouMean(b.Preset, backend.PresetNames()))
 		}
 	}
 	if b.Listen != "" {

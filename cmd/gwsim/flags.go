@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -18,6 +19,8 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/gwsim/gwsim/backend"
+	"github.com/gwsim/gwsim/proxy"
 	"github.com/gwsim/gwsim/scenarios"
 	"github.com/gwsim/gwsim/scenarios/event"
 )
@@ -58,8 +61,34 @@ func (c *command) parse(args []string, stdout, stderr io.Writer) (code int, done
 }
 
 func (c *command) usageError(stderr io.Writer, msg string) (int, bool) {
-	fmt.Fprintf(stderr, "gwsim %s: %s (see gwsim %s --help)\n", c.name, msg, c.name)
+	fmt.Fprintf(stderr, "gwsim %s: %s (see gwsim %s --help)\n", c.name, withSuggestion(msg), c.name)
 	return exitUsage, true
+}
+
+// unknownName finds the name in the proxy's and the backend's "unknown
+// gateway profile" and "unknown backend preset" errors.
+var unknownName = regexp.MustCompile(`unknown (gateway profile|backend preset) ("(?:[^"\\]|\\.)*")`)
+
+// withSuggestion adds a "did you mean" to a message about an unknown
+// gateway profile or backend preset (from any flag: --profile, --preset,
+// --gateway, --backend) when a known name is a typo away.
+func withSuggestion(msg string) string {
+	m := unknownName.FindStringSubmatch(msg)
+	if m == nil || strings.Contains(msg, "did you mean") {
+		return msg
+	}
+	name, err := strconv.Unquote(m[2])
+	if err != nil {
+		return msg
+	}
+	names := proxy.ProfileNames()
+	if m[1] == "backend preset" {
+		names = backend.PresetNames()
+	}
+	if near := scenarios.DidYouMean(name, names); near != "" {
+		msg += "; " + near
+	}
+	return msg
 }
 
 // logFlags adds --log-level and --log-format.

@@ -7,7 +7,7 @@
 //	gwsim backend ...         the toy backend, standalone
 //	gwsim load ...            the load driver, standalone
 //	gwsim scenarios           the built-in scenarios
-//	gwsim version
+//	gwsim version             also gwsim --version
 //
 // Exit codes: 0 ok, 1 runtime error, 2 usage error, 3 an expectation failed,
 // 4 nothing failed but something was inconclusive (the machine's timing
@@ -20,7 +20,10 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+
+	"github.com/gwsim/gwsim/scenarios"
 )
 
 // Exit codes (ARCHITECTURE.md).
@@ -60,7 +63,8 @@ Commands:
   probe      measure a real server's keep-alive: idle close, close style, advertised timeout, verdicts
   version    print the version
 
-Run 'gwsim <command> --help' for a command's flags and examples.
+Run 'gwsim <command> --help' (or 'gwsim help <command>') for a command's flags
+and examples; 'gwsim --version' prints the version.
 
 Examples:
   gwsim run                          # the race, then its cures; exit 0
@@ -108,10 +112,43 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdProbe(ctx, rest, stdout, stderr)
 	case "version":
 		return cmdVersion(ctx, rest, stdout, stderr)
+	case "--version", "-version":
+		return cmdVersion(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
-		fmt.Fprint(stdout, mainUsage)
-		return exitOK
+		if len(rest) == 0 || args[0] != "help" {
+			fmt.Fprint(stdout, mainUsage)
+			return exitOK
+		}
+		if len(rest) > 1 || strings.HasPrefix(rest[0], "-") || rest[0] == "help" {
+			fmt.Fprintf(stderr, "gwsim help: want one command, e.g. gwsim help run\n")
+			return exitUsage
+		}
+		// gwsim help CMD is gwsim CMD --help.
+		return run(ctx, []string{rest[0], "--help"}, stdout, stderr)
+	}
+	if near := scenarios.DidYouMean(args[0], commandNames()); near != "" && !strings.HasPrefix(args[0], "-") {
+		fmt.Fprintf(stderr, "gwsim: unknown command %q: %s (gwsim help lists the commands)\n", args[0], near)
+		return exitUsage
 	}
 	fmt.Fprintf(stderr, "gwsim: unknown command %q (want run, proxy, backend, load, explain, tune, health, scenarios, presets, matrix, check, probe or version)\n", args[0])
 	return exitUsage
+}
+
+// commandNames are the commands of mainUsage, for "did you mean".
+func commandNames() []string {
+	var names []string
+	inCommands := false
+	for _, line := range strings.Split(mainUsage, "\n") {
+		switch {
+		case line == "Commands:":
+			inCommands = true
+		case inCommands && strings.HasPrefix(line, "  "):
+			if f := strings.Fields(line); len(f) > 0 {
+				names = append(names, f[0])
+			}
+		case inCommands:
+			return names
+		}
+	}
+	return names
 }

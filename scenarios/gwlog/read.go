@@ -79,10 +79,9 @@ func NewReader(r io.Reader, name string, f Format) (*Reader, error) {
 		text = zr
 	}
 	rd := &Reader{name: name, counter: counter, in: bufio.NewReaderSize(text, detectBytes)}
-	head, err := rd.in.Peek(detectBytes)
-	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
+	// A read error while peeking (a truncated gzip) is not fatal here: the
+	// lines before it are still read, and Next returns the error after them.
+	head, _ := rd.in.Peek(detectBytes)
 	if f == "" || f == FormatAuto {
 		if len(bytes.TrimSpace(head)) == 0 {
 			// An empty log is no error: it has no records, whatever its format.
@@ -201,7 +200,7 @@ func (r *Reader) nextFromDoc() (Record, error) {
 			r.skip(syntax.line, syntax.why)
 			r.doc = nil
 			r.parser = skipAllParser{}
-			r.in = bufio.NewReaderSize(syntax.rest, detectBytes)
+			r.in = syntax.rest
 			r.lineNo = syntax.line
 			return Record{}, errNoRecord
 		}
@@ -411,7 +410,7 @@ const (
 type docSyntaxError struct {
 	line int
 	why  string
-	rest io.Reader
+	rest *bufio.Reader // from the line after the error's
 }
 
 func (e *docSyntaxError) Error() string { return fmt.Sprintf("line %d: %s", e.line, e.why) }
@@ -490,7 +489,7 @@ func (d *jsonDoc) next() (Record, lineVerdict, string, int, error) {
 					return d.fail(err)
 				}
 				if tok != json.Delim('[') {
-					return d.fail(fmt.Errorf(`"records" is not an array`))
+					return d.fail(errRecordsNotArray)
 				}
 				d.state = docRecords
 				continue
@@ -504,6 +503,9 @@ func (d *jsonDoc) next() (Record, lineVerdict, string, int, error) {
 	}
 }
 
+// fail ends the document: io.EOF between top-level values, a read error
+// as it is, anything else a docSyntaxError whose rest starts on the line
+// after the error.
 func (d *jsonDoc) fail(err error) (Record, lineVerdict, string, int, error) {
 	if errors.Is(err, io.EOF) && d.state == docTop {
 		return Record{}, 0, "", 0, io.EOF
@@ -511,18 +513,37 @@ func (d *jsonDoc) fail(err error) (Record, lineVerdict, string, int, error) {
 	if errors.Is(err, io.EOF) {
 		err = io.ErrUnexpectedEOF
 	}
+	at := d.dec.InputOffset()
 	var syntax *json.SyntaxError
-	if !errors.As(err, &syntax) && !errors.Is(err, io.ErrUnexpectedEOF) && !strings.HasPrefix(err.Error(), `"records"`) {
-		if _, ok := err.(*json.UnmarshalTypeError); !ok {
-			return Record{}, 0, "", 0, err // a read error, not the document's fault
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syntax):
+		// Offset is near the error in the stream (measured: within a few
+		// bytes before it); never before where the decoder stands.
+		at = max(at, syntax.Offset)
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.As(err, &typeErr), errors.Is(err, errRecordsNotArray):
+	default:
+		return Record{}, 0, "", 0, err // a read error, not the document's fault
+	}
+	buffered, _ := io.ReadAll(d.dec.Buffered())
+	restStart := d.lines.offset - int64(len(buffered))
+	rest := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(buffered), d.lines), detectBytes)
+	line := d.lines.lineAt(at)
+	if skip := at - restStart; skip >= 0 {
+		// Drop the rest of the error's line: it is the skipped element.
+		_, _ = rest.Discard(int(min(skip, int64(len(buffered)))))
+		for {
+			_, err := rest.ReadSlice('\n')
+			if !errors.Is(err, bufio.ErrBufferFull) {
+				break
+			}
 		}
 	}
-	return Record{}, 0, "", 0, &docSyntaxError{
-		line: d.lines.lineAt(d.dec.InputOffset()),
-		why:  "bad JSON: " + err.Error(),
-		rest: io.MultiReader(d.dec.Buffered(), d.lines),
-	}
+	return Record{}, 0, "", 0, &docSyntaxError{line: line, why: "bad JSON: " + err.Error(), rest: rest}
 }
+
+// errRecordsNotArray: a {"records": ...} document whose records are not an array.
+var errRecordsNotArray = errors.New(`"records" is not an array`)
 
 // recordFromJSON makes a Record of one decoded JSON value of the format.
 func recordFromJSON(f Format, value any) (Record, lineVerdict, string) {
@@ -729,12 +750,4 @@ func splitRequestLine(s string) (method, uri string) {
 		return parts[0], ""
 	}
 	return "", ""
-}
-
-// classByStatus is the class of a request no signature explains.
-func classByStatus(status int) (Class, string) {
-	if status >= 500 {
-		return ClassOther, fmt.Sprintf("status=%d", status)
-	}
-	return ClassOK, ""
 }

@@ -186,7 +186,10 @@ func recordFromAppGWFields(f map[string]string) (Record, lineVerdict, string) {
 		return Record{}, lineSkipped, fmt.Sprintf("httpStatus %q is not a number", statusText)
 	}
 	rec.Status = status
-	v1 := true
+	// V1 is told by what it has (its instance names, the backend in the
+	// query string) as well as by what it lacks: a sparse Log Analytics row
+	// without the V2 columns is V2's table, with timeTaken in seconds.
+	v1 := strings.HasPrefix(f["instanceid"], "ApplicationGatewayRole") || strings.Contains(f["requestquery"], "SERVER-ROUTED=")
 	for _, k := range appgwV2Only {
 		if _, ok := f[k]; ok {
 			v1 = false

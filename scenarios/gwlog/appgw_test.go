@@ -75,7 +75,7 @@ func TestClassifyAppGW(t *testing.T) {
 		{"504 without error_info", `{"time":"2026-12-02T15:00:00Z","properties":{"httpStatus":504,"serverRouted":"10.0.0.1:80","timeTaken":20}}`, ClassBackendTimeout},
 		{"V1 502 after the request time-out", `{"time":"2026-12-02T15:00:00Z","properties":{"httpStatus":502,"requestQuery":"SERVER-ROUTED=10.4.0.4","timeTaken":20001}}`, ClassBackendTimeout},
 		{"V1 502 at once", `{"time":"2026-12-02T15:00:00Z","properties":{"httpStatus":502,"requestQuery":"SERVER-ROUTED=10.4.0.4","timeTaken":3}}`, ClassRaceLikely},
-		{"V1 client closed (0)", `{"time":"2026-12-02T15:00:00Z","properties":{"httpStatus":0,"timeTaken":3}}`, ClassOther},
+		{"V1 client closed (0)", `{"time":"2026-12-02T15:00:00Z","properties":{"instanceId":"ApplicationGatewayRole_IN_0","httpStatus":0,"timeTaken":3}}`, ClassOther},
 		{"AzureDiagnostics names", `{"TimeGenerated":"2026-12-02T15:00:00Z","httpStatus_d":502,"serverRouted_s":"10.0.0.1:80","serverStatus_s":"-","error_info_s":"ERRORINFO_UPSTREAM_CLOSED_CONNECTION","timeTaken_d":0.01}`, ClassRaceLikely},
 		{"404", `{"time":"2026-12-02T15:00:00Z","properties":{"httpStatus":404,"serverRouted":"10.0.0.1:80","serverStatus":"404","timeTaken":0.01}}`, ClassOK},
 	}
@@ -103,6 +103,22 @@ func TestNormalizeAppGWKey(t *testing.T) {
 	} {
 		if got := normalizeAppGWKey(in); got != want {
 			t.Errorf("%q → %q, want %q", in, got, want)
+		}
+	}
+}
+
+// timeTaken is milliseconds in V1 records only.
+func TestAppGWTimeTakenUnit(t *testing.T) {
+	for input, want := range map[string]time.Duration{
+		`{"time":"2026-12-02T15:00:00Z","properties":{"instanceId":"ApplicationGatewayRole_IN_0","httpStatus":200,"timeTaken":205}}`: 205 * time.Millisecond,
+		`{"TimeGenerated":"2026-12-02T15:00:00Z","HttpStatus":200,"TimeTaken":0.205}`:                                                205 * time.Millisecond,
+	} {
+		r, err := NewReader(strings.NewReader(input), "t", FormatAppGW)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if recs := readAll(t, r); len(recs) != 1 || recs[0].Duration != want {
+			t.Fatalf("%s: %+v", input, recs)
 		}
 	}
 }

@@ -79,6 +79,11 @@ func NewReader(r io.Reader, name string, f Format) (*Reader, error) {
 		text = zr
 	}
 	rd := &Reader{name: name, counter: counter, in: bufio.NewReaderSize(text, detectBytes)}
+	// Windows tools (the Azure portal's CSV export among them) may start a
+	// file with a UTF-8 byte order mark; JSON and the line patterns want none.
+	if bom, _ := rd.in.Peek(3); bytes.Equal(bom, []byte("\ufeff")) {
+		_, _ = rd.in.Discard(3)
+	}
 	// A read error while peeking (a truncated gzip) is not fatal here: the
 	// lines before it are still read, and Next returns the error after them.
 	head, _ := rd.in.Peek(detectBytes)

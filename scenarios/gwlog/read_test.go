@@ -281,3 +281,20 @@ func TestRecordTimes(t *testing.T) {
 		t.Fatalf("End %v %v, want the logged timeStamp", end, ok)
 	}
 }
+
+// A byte order mark (Windows exports) is not part of the first line.
+func TestByteOrderMark(t *testing.T) {
+	for _, input := range []string{
+		"\ufeffTimeGenerated,HttpStatus,TimeTaken\n2026-12-02T15:00:00Z,502,0.1\n",
+		"\ufeff[{\"TimeGenerated\":\"2026-12-02T15:00:00Z\",\"HttpStatus\":502,\"TimeTaken\":0.1}]",
+		"\ufeff{\"time\":\"2026-12-02T15:00:00Z\",\"properties\":{\"httpStatus\":502,\"timeTaken\":0.1}}\n",
+	} {
+		r, err := NewReader(strings.NewReader(input), "bom", FormatAuto)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if recs := readAll(t, r); len(recs) != 1 || recs[0].Status != 502 || r.Skipped() != 0 {
+			t.Fatalf("%q: %d records, skipped %d (%s)", input, len(recs), r.Skipped(), r.FirstSkipped())
+		}
+	}
+}

@@ -1,8 +1,14 @@
 package main
 
 import (
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -99,5 +105,156 @@ func TestDidYouMean(t *testing.T) {
 	}
 	if _, _, errOut := runCLI(t, "backend", "--preset", "zzzzzzzz"); strings.Contains(errOut, "did you mean") {
 		t.Errorf("a name far from every preset got a suggestion: %q", errOut)
+	}
+}
+
+// loadTarget serves 200, except every fifth request, which gets a 502.
+func loadTarget(t *testing.T) string {
+	t.Helper()
+	var n atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if n.Add(1)%5 == 0 {
+			w.WriteHeader(http.StatusBadGateway)
+			return
+		}
+		_, _ = io.WriteString(w, "ok")
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL + "/"
+}
+
+// deadTarget accepts connections and closes them at once: every request
+// fails.
+func deadTarget(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	return "http://" + ln.Addr().String() + "/"
+}
+
+func TestLoadSummary(t *testing.T) {
+	code, out, errOut := runCLI(t, "load", "--target", loadTarget(t), "--requests", "20")
+	if code != exitOK {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	for _, want := range []string{"requests       20 in ", " per second", "success ratio  80.00% (16 answered 200-399)",
+		"Latency (20 responses):", "  min ", " mean ", " p50 ", " p90 ", " p95 ", " p99 ", " max ", "Status codes:\n  200  16\n  502  4\n", "first 502      after "} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "late") || errOut != "" {
+		t.Errorf("closed loop: no late line, nothing on stderr (not a terminal):\n%s\nstderr %q", out, errOut)
+	}
+}
+
+func TestLoadJSON(t *testing.T) {
+	code, out, errOut := runCLI(t, "load", "--json", "--target", loadTarget(t), "--requests", "10", "--fail-on", "502>5,success<0.5")
+	if code != exitOK {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	if !strings.HasPrefix(out, "{\n  \"schema_version\": 1,\n") {
+		t.Errorf("schema_version is not the first key:\n%s", out)
+	}
+	var doc struct {
+		SchemaVersion     int      `json:"schema_version"`
+		RequestsPerSecond *float64 `json:"requests_per_second"`
+		SuccessRatio      float64  `json:"success_ratio"`
+		Errors            []any    `json:"errors"`
+		Latency           struct {
+			P95 *float64 `json:"p95_ms"`
+			Min *float64 `json:"min_ms"`
+		} `json:"latency"`
+		FailOn []struct {
+			Expr    string  `json:"expression"`
+			Value   float64 `json:"value"`
+			Crossed bool    `json:"crossed"`
+		} `json:"fail_on"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.SchemaVersion != 1 || doc.RequestsPerSecond == nil || *doc.RequestsPerSecond <= 0 || doc.SuccessRatio != 0.8 ||
+		doc.Errors == nil || doc.Latency.P95 == nil || doc.Latency.Min == nil || len(doc.FailOn) != 2 || doc.FailOn[0].Value != 2 || doc.FailOn[0].Crossed {
+		t.Errorf("%+v\n%s", doc, out)
+	}
+	if !strings.Contains(out, `"errors": []`) {
+		t.Errorf("an empty list is not []:\n%s", out)
+	}
+}
+
+// TestLoadExitCodes: a dead target is a runtime error (1); a crossed
+// --fail-on threshold is a failed expectation (3).
+func TestLoadExitCodes(t *testing.T) {
+	target := loadTarget(t)
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		code   int
+		stderr string
+	}{
+		{"dead target", []string{"--target", deadTarget(t), "--requests", "5"}, exitRuntime, "gwsim load: every request failed (5 of 5; "},
+		{"502 crossed", []string{"--target", target, "--requests", "10", "--fail-on", "502>0"}, exitExpect, "gwsim load: --fail-on 502>0: crossed (2)"},
+		{"success crossed", []string{"--target", target, "--requests", "10", "--fail-on", "success<99%"}, exitExpect, "--fail-on success<99%: crossed (80.00%)"},
+		{"latency not crossed", []string{"--target", target, "--requests", "10", "--fail-on", "p95>1m", "--fail-on", "rps<0.001"}, exitOK, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errOut := runCLI(t, append([]string{"load"}, tc.args...)...)
+			if code != tc.code || !strings.Contains(errOut, tc.stderr) || (tc.stderr == "" && errOut != "") {
+				t.Fatalf("exit %d (want %d), stderr %q (want %q)\n%s", code, tc.code, errOut, tc.stderr, out)
+			}
+			if tc.code == exitExpect && !strings.Contains(out, "CROSSED") {
+				t.Errorf("the summary does not say which threshold:\n%s", out)
+			}
+		})
+	}
+}
+
+func TestLoadBadInput(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--target", "127.0.0.1:8080", "--requests", "1"}, "gwsim load: --target 127.0.0.1:8080: want an http:// URL, like http://127.0.0.1:8080 (see"},
+		{[]string{"--target", "localhost:8080/x", "--requests", "1"}, "--target localhost:8080/x: want an http:// URL, like http://localhost:8080/x"},
+		{[]string{"--target", "ftp://h/", "--requests", "1"}, "--target ftp://h/: want an http:// URL"},
+		{[]string{"--requests", "1"}, "--target is required"},
+		{[]string{"--target", "http://127.0.0.1:1/", "--requests", "1", "--fail-on", "502>>0"}, `gwsim load: --fail-on "502>>0": 502 wants a count`},
+		{[]string{"--target", "http://127.0.0.1:1/", "--requests", "1", "--fail-on", "p95>500"}, `--fail-on "p95>500": p95 wants a duration like 500ms`},
+		{[]string{"--target", "http://127.0.0.1:1/", "--requests", "1", "--fail-on", ","}, `--fail-on ",": want METRIC OP VALUE`},
+		{[]string{"--target", "http://127.0.0.1:1/", "--pattern", "constant", "--rate", "-5", "--duration", "1s"}, "gwsim load: rate must be > 0"},
+		{[]string{"--target", "http://127.0.0.1:1/", "--requests", "1", "--progress", "maybe"}, "--progress must be auto, on or off"},
+	} {
+		code, _, errOut := runCLI(t, append([]string{"load"}, tc.args...)...)
+		if code != exitUsage || strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q: want one line containing %q", tc.args, code, errOut, tc.want)
+		}
+		if strings.Contains(errOut, "load: load:") {
+			t.Errorf("%v: doubled prefix: %q", tc.args, errOut)
+		}
+	}
+}
+
+// TestLoadProgress: --progress on draws the line on stderr and clears it
+// before the summary.
+func TestLoadProgress(t *testing.T) {
+	code, out, errOut := runCLI(t, "load", "--target", loadTarget(t), "--requests", "400", "--think", "2ms", "--progress", "on")
+	if code != exitOK {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	if !strings.Contains(errOut, " of 400 requests  ") || !strings.HasSuffix(errOut, "\r\x1b[K") || strings.Contains(out, "\r") {
+		t.Errorf("stderr %q", errOut)
 	}
 }

@@ -166,23 +166,38 @@ type Config struct {
 	// the scenario runner's client-idle-race); "" leaves it uncounted. The
 	// counts land in Result.ErrorCauses.
 	ErrorCause func(err error) string
+	// Progress, when set, is called from a goroutine of its own every
+	// ProgressInterval (250 ms) while the run lasts, with the requests
+	// finished so far; never after Run returns. nil means none.
+	Progress func(Progress)
 }
 
-// Validate reports the first invalid field of c, by name.
+// ProgressInterval is how often Run calls Config.Progress.
+const ProgressInterval = 250 * time.Millisecond
+
+// Progress is a run's state so far, for a progress line.
+type Progress struct {
+	Elapsed   time.Duration // since the run started
+	Requests  int           // finished, as Result.Requests
+	Succeeded int           // answered 200-399, as Result.Succeeded
+	// Planned is the requests the run will send when known (a count
+	// bound, or a sweep's gaps), else 0; Duration is Config.Duration.
+	Planned  int
+	Duration time.Duration
+}
+
+// Validate reports the first invalid field of c, by name, as a
+// *ConfigError.
 func (c Config) Validate() error {
 	if c.Target == "" {
-		return fmt.Errorf("load: target is required")
+		return invalid("target is required")
 	}
-	u, err := url.Parse(c.Target)
-	if err != nil {
-		return fmt.Errorf("load: target %q: %w", c.Target, err)
-	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("load: target %q: must be an absolute http:// URL", c.Target)
+	if u, err := url.Parse(c.Target); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return invalid("target %q: want an absolute http:// or https:// URL, like http://127.0.0.1:8080/", c.Target)
 	}
 	p := c.pattern()
 	if _, err := ParsePattern(string(p)); err != nil {
-		return fmt.Errorf("load: pattern: %w", err)
+		return invalid("pattern: %v", err)
 	}
 	ints := []struct {
 		name string
@@ -193,7 +208,7 @@ func (c Config) Validate() error {
 	}
 	for _, f := range ints {
 		if f.v < 0 {
-			return fmt.Errorf("load: %s must be >= 0, got %d", f.name, f.v)
+			return invalid("%s must be >= 0, got %d", f.name, f.v)
 		}
 	}
 	caps := []struct {
@@ -205,11 +220,11 @@ func (c Config) Validate() error {
 	}
 	for _, f := range caps {
 		if f.v > f.max {
-			return fmt.Errorf("load: %s must be at most %d, got %d", f.name, f.max, f.v)
+			return invalid("%s must be at most %d, got %d", f.name, f.max, f.v)
 		}
 	}
 	if c.Duration > MaxDuration {
-		return fmt.Errorf("load: duration must be at most %v, got %v", MaxDuration, c.Duration)
+		return invalid("duration must be at most %v, got %v", MaxDuration, c.Duration)
 	}
 	durs := []struct {
 		name string
@@ -220,42 +235,56 @@ func (c Config) Validate() error {
 	}
 	for _, f := range durs {
 		if f.v < 0 {
-			return fmt.Errorf("load: %s must be >= 0, got %v", f.name, f.v)
+			return invalid("%s must be >= 0, got %v", f.name, f.v)
 		}
 	}
 	switch p {
 	case PatternConstant, PatternPoisson:
 		if !(c.Rate > 0) {
-			return fmt.Errorf("load: rate must be > 0 for pattern %s, got %v", p, c.Rate)
+			return invalid("rate must be > 0 for pattern %s, got %v", p, c.Rate)
 		}
 		if c.Rate > MaxRate {
-			return fmt.Errorf("load: rate must be at most %d per second, got %v", MaxRate, c.Rate)
+			return invalid("rate must be at most %d per second, got %v", MaxRate, c.Rate)
 		}
 	default:
 		if math.IsNaN(c.Rate) || c.Rate < 0 {
-			return fmt.Errorf("load: rate must be >= 0, got %v", c.Rate)
+			return invalid("rate must be >= 0, got %v", c.Rate)
 		}
 	}
 	if math.IsNaN(c.PostRatio) || c.PostRatio < 0 || c.PostRatio > 1 {
-		return fmt.Errorf("load: post-ratio must be within 0..1, got %v", c.PostRatio)
+		return invalid("post-ratio must be within 0..1, got %v", c.PostRatio)
 	}
 	switch p {
 	case PatternGapSweep, PatternAimed:
 		if c.GapStep <= 0 {
-			return fmt.Errorf("load: gap-step must be > 0 for pattern %s, got %v", p, c.GapStep)
+			return invalid("gap-step must be > 0 for pattern %s, got %v", p, c.GapStep)
 		}
 		if c.GapFrom > c.GapTo {
-			return fmt.Errorf("load: gap-from (%v) must be <= gap-to (%v)", c.GapFrom, c.GapTo)
+			return invalid("gap-from (%v) must be <= gap-to (%v)", c.GapFrom, c.GapTo)
 		}
 		if n := SweepRequests(c.GapFrom, c.GapTo, c.GapStep, c.Passes) + uint64(max(c.Workers, 1)) - 1; n > MaxRequests {
-			return fmt.Errorf("load: a gap sweep from %v to %v in steps of %v, %d pass(es), plans %d requests; at most %d (widen gap-step or narrow the range)",
+			return invalid("a gap sweep from %v to %v in steps of %v, %d pass(es), plans %d requests; at most %d (widen gap-step or narrow the range)",
 				c.GapFrom, c.GapTo, c.GapStep, max(c.Passes, 1), n, MaxRequests)
 		}
 	}
 	if !p.Sweeps() && c.Duration == 0 && c.Requests == 0 {
-		return fmt.Errorf("load: duration or requests must be set for pattern %s", p)
+		return invalid("duration or requests must be set for pattern %s", p)
 	}
 	return nil
+}
+
+// ConfigError is Validate's complaint about a Config. Error is "load: "
+// and Msg; Msg alone names the field (target, rate, gap-step, ...) and
+// what is wrong, for callers that give their own context (gwsim load, a
+// scenario's load section).
+type ConfigError struct {
+	Msg string
+}
+
+func (e *ConfigError) Error() string { return "load: " + e.Msg }
+
+func invalid(format string, args ...any) error {
+	return &ConfigError{Msg: fmt.Sprintf(format, args...)}
 }
 
 func (c Config) pattern() Pattern {

@@ -56,9 +56,9 @@ func TestValidate(t *testing.T) {
 		{"post ratio 1", with(func(c *Config) { c.PostRatio = 1 }), ""},
 
 		{"missing target", with(func(c *Config) { c.Target = "" }), "load: target is required"},
-		{"relative target", with(func(c *Config) { c.Target = "/x" }), `load: target "/x": must be an absolute http:// URL`},
-		{"no host", with(func(c *Config) { c.Target = "http:///x" }), "must be an absolute http:// URL"},
-		{"ftp target", with(func(c *Config) { c.Target = "ftp://h/x" }), "must be an absolute http:// URL"},
+		{"relative target", with(func(c *Config) { c.Target = "/x" }), `load: target "/x": want an absolute http:// or https:// URL`},
+		{"no host", with(func(c *Config) { c.Target = "http:///x" }), "want an absolute http:// or https:// URL"},
+		{"ftp target", with(func(c *Config) { c.Target = "ftp://h/x" }), "want an absolute http:// or https:// URL"},
 		{"unparsable target", with(func(c *Config) { c.Target = "http://h:port/" }), `load: target "http://h:port/"`},
 		{"unknown pattern", with(func(c *Config) { c.Pattern = "burst" }), `load: pattern: unknown load pattern "burst"`},
 		{"negative workers", with(func(c *Config) { c.Workers = -1 }), "load: workers must be >= 0, got -1"},

@@ -17,8 +17,13 @@ func TestResultJSON(t *testing.T) {
 		Requests:     7,
 		Status:       map[int]int{200: 4, 502: 1},
 		ClientErrors: map[string]int{KindEOF: 2},
+		Succeeded:    4,
+		ErrorSet:     []ErrorCount{{Kind: KindEOF, Message: "EOF", Count: 2}},
 		Late:         3,
+		LatencyMin:   time.Millisecond,
+		LatencyMean:  40 * time.Millisecond,
 		LatencyP50:   1500 * time.Microsecond,
+		LatencyP95:   5 * time.Millisecond,
 		LatencyP90:   2 * time.Millisecond,
 		LatencyP99:   10 * time.Millisecond,
 		LatencyMax:   250 * time.Millisecond,
@@ -27,16 +32,23 @@ func TestResultJSON(t *testing.T) {
 		Errors:       []RequestError{{At: time.Second, Kind: KindEOF, Method: "GET", Err: "EOF"}},
 		Gaps502:      []time.Duration{5 * time.Second},
 	}
+	th, err := ParseThresholds("502>0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	full.CheckThresholds(th)
 	empty := &Result{First502: -1}
 	tests := []struct {
 		name string
 		res  *Result
 		want string
 	}{
-		{"full", full, `{"requests":7,"status":{"200":4,"502":1},"client_errors":{"eof":2},"late":3,` +
-			`"latency":{"p50_ms":1.5,"p90_ms":2,"p99_ms":10,"max_ms":250},"first_502_seconds":1.5,"elapsed_seconds":3}`},
-		{"no 502, nil maps", empty, `{"requests":0,"status":{},"client_errors":{},"late":0,` +
-			`"latency":{"p50_ms":0,"p90_ms":0,"p99_ms":0,"max_ms":0},"first_502_seconds":null,"elapsed_seconds":0}`},
+		{"full", full, `{"schema_version":1,"requests":7,"requests_per_second":2.3333333333333335,"success_ratio":0.5714285714285714,` +
+			`"status":{"200":4,"502":1},"client_errors":{"eof":2},"errors":[{"kind":"eof","message":"EOF","count":2}],"started_late":3,` +
+			`"latency":{"min_ms":1,"mean_ms":40,"p50_ms":1.5,"p90_ms":2,"p95_ms":5,"p99_ms":10,"max_ms":250},"first_502_seconds":1.5,"elapsed_seconds":3,` +
+			`"fail_on":[{"expression":"502\u003e0","value":1,"unit":"count","crossed":true}]}`},
+		{"no 502, nil maps", empty, `{"schema_version":1,"requests":0,"requests_per_second":0,"success_ratio":0,"status":{},"client_errors":{},"errors":[],"started_late":0,` +
+			`"latency":{"min_ms":0,"mean_ms":0,"p50_ms":0,"p90_ms":0,"p95_ms":0,"p99_ms":0,"max_ms":0},"first_502_seconds":null,"elapsed_seconds":0,"fail_on":[]}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -68,7 +80,8 @@ func TestResultJSON(t *testing.T) {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	want := []string{"client_errors", "elapsed_seconds", "first_502_seconds", "late", "latency", "requests", "status"}
+	want := []string{"client_errors", "elapsed_seconds", "errors", "fail_on", "first_502_seconds", "latency", "requests", "requests_per_second",
+		"schema_version", "started_late", "status", "success_ratio"}
 	if !slices.Equal(keys, want) {
 		t.Errorf("keys %v, want %v", keys, want)
 	}

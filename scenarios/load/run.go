@@ -60,6 +60,10 @@ func Run(ctx context.Context, cfg Config, rt http.RoundTripper, m *Metrics) (*Re
 		startCtx, cancel = context.WithDeadline(ctx, r.start.Add(cfg.Duration))
 	}
 	defer cancel()
+	if cfg.Progress != nil {
+		stop := r.reportProgress()
+		defer stop()
+	}
 
 	switch cfg.Pattern {
 	case PatternClosed:
@@ -91,6 +95,42 @@ type runner struct {
 	// URL and headers are shared read-only (a RoundTripper does not change
 	// a request).
 	templates [2]*http.Request
+}
+
+// reportProgress calls cfg.Progress every ProgressInterval until the
+// returned stop is called; stop returns once no call is under way.
+func (r *runner) reportProgress() (stop func()) {
+	planned := r.cfg.Requests
+	if r.cfg.Pattern.Sweeps() {
+		n := int(SweepRequests(r.cfg.GapFrom, r.cfg.GapTo, r.cfg.GapStep, r.cfg.Passes))
+		if gaps := n - 1; r.cfg.Pattern == PatternAimed && gaps > 0 {
+			// one priming request per connection (AimedBlocks' blocks)
+			size := (gaps/r.cfg.Passes + r.cfg.Workers - 1) / r.cfg.Workers
+			n += (gaps/r.cfg.Passes+size-1)/size - 1
+		}
+		if planned == 0 || n < planned {
+			planned = n
+		}
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(ProgressInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				n, ok := r.col.progress()
+				r.cfg.Progress(Progress{Elapsed: time.Since(r.start), Requests: n, Succeeded: ok, Planned: planned, Duration: r.cfg.Duration})
+			}
+		}
+	})
+	return func() {
+		close(done)
+		wg.Wait()
+	}
 }
 
 // countReached reports whether request i is beyond the count bound.

@@ -61,6 +61,7 @@ Commands:
   matrix     run every combination of settings: race rate table, CSV, SVG heatmap
   check      decide without traffic whether a gateway and a backend can race (exit 3 if so)
   probe      measure a real server's keep-alive: idle close, close style, advertised timeout, verdicts
+  logs       read a gateway's logs (App Gateway, ALB, nginx, HAProxy, Envoy, GCP): classify every 5xx, infer the keep-alive
   version    print the version
 
 Run 'gwsim <command> --help' (or 'gwsim help <command>') for a command's flags
@@ -110,6 +111,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdCheck(ctx, rest, stdout, stderr)
 	case "probe":
 		return cmdProbe(ctx, rest, stdout, stderr)
+	case "logs":
+		return cmdLogs(ctx, rest, stdout, stderr)
 	case "version":
 		return cmdVersion(ctx, rest, stdout, stderr)
 	case "--version", "-version":

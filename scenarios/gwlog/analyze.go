@@ -26,6 +26,10 @@ type Options struct {
 	// MaxFailures bounds the failures kept for the report (0 = 1000); the
 	// counts are exact whatever it is.
 	MaxFailures int
+	// TimeScale is the time scale of the gwsim run that wrote the log (0
+	// or 1 = a real gateway's): idle gaps are divided by it, so the
+	// keep-alive, the verdict and every idle gap are real-world.
+	TimeScale float64
 }
 
 // Failure is one failed request (or error-log event) with what the
@@ -34,8 +38,9 @@ type Failure struct {
 	Record
 	// Idle is how long its upstream connection had been idle when it was
 	// sent: from the end of the previous request logged on the connection
-	// to its own start; negative when unknown (the log names no
-	// connection, or none was logged on it before).
+	// to its own start (real-world: divided by Options.TimeScale);
+	// negative when unknown (the log names no connection, or none was
+	// logged on it before).
 	Idle time.Duration
 	// Prior is how many requests the log shows on its connection before
 	// it (0 when the log names no connection).
@@ -220,6 +225,9 @@ func (a *Analyzer) onConn(r Record) (time.Duration, int) {
 		// ended (out of order, or two instances' clocks) tells none.
 		if !c.lastEnd.IsZero() && !r.Time.IsZero() && !r.Time.Before(c.lastEnd) && r.Time.Sub(c.lastEnd) <= connHorizon {
 			idle = r.Time.Sub(c.lastEnd)
+			if s := a.opts.TimeScale; s > 0 && s != 1 {
+				idle = time.Duration(float64(idle) / s)
+			}
 		}
 	}
 	c.requests++

@@ -60,6 +60,9 @@ type Explanation struct {
 	Wire bool
 	// PeerInferred: PeerTimeout was inferred from the failures' idle ages.
 	PeerInferred bool
+	// AccessLog is the gateway's access-log line of the request, when
+	// one was joined (JoinAccessLog).
+	AccessLog *AccessLogLine
 }
 
 // Key is the cause with its subkind, like keepalive-race/linger.

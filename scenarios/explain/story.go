@@ -74,6 +74,9 @@ func (x *Explanation) Story(start time.Time) string {
 		}
 		fmt.Fprintf(&b, "; %s.", who)
 	}
+	if x.AccessLog != nil {
+		b.WriteString(x.AccessLog.words())
+	}
 	return b.String()
 }
 
@@ -135,7 +138,11 @@ func (x *Explanation) wireStory(b *strings.Builder, method string, start time.Ti
 		}
 		fmt.Fprintf(b, " (its keep-alive: about %s, %s)", dur(x.PeerTimeout), from)
 	}
-	b.WriteString("; no answer came back; what the client got is not in the capture.")
+	if x.AccessLog != nil && x.AccessLog.Status != 0 {
+		fmt.Fprintf(b, "; no answer came back; the client got %d.", x.AccessLog.Status)
+	} else {
+		b.WriteString("; no answer came back; what the client got is not in the capture.")
+	}
 }
 
 // closeWhat says how the backend closed a connection (a race's subkind);

@@ -350,6 +350,18 @@ type ExplanationJSON struct {
 	FailAfterMillis float64  `json:"fail_after_millis,omitempty"` // from the write to the EOF or reset
 	Error           string   `json:"error,omitempty"`
 	Story           string   `json:"story"`
+	// AccessLog is the gateway's access-log line joined to a capture's
+	// failure (gwsim explain --access-log).
+	AccessLog *AccessLogJSON `json:"access_log,omitempty"`
+}
+
+// AccessLogJSON is an access-log line joined to an explanation.
+type AccessLogJSON struct {
+	File     string `json:"file"`
+	Line     int    `json:"line"`
+	Status   int    `json:"status"`
+	Class    string `json:"class"`
+	Evidence string `json:"evidence"`
 }
 
 // JSON writes the document for results.
@@ -452,6 +464,9 @@ func explanationsJSON(a *explain.Analysis, limit int) []ExplanationJSON {
 		if x.HasDelta {
 			d := x.Delta.Seconds()
 			ej.DeltaSeconds = &d
+		}
+		if l := x.AccessLog; l != nil {
+			ej.AccessLog = &AccessLogJSON{File: l.File, Line: l.Line, Status: l.Status, Class: string(l.Class), Evidence: l.Evidence}
 		}
 		out = append(out, ej)
 	}

@@ -151,13 +151,23 @@ func editDistance(a, b string) int {
 // Resolve turns an argument into a scenario: a path to a YAML file (it
 // contains a / or ends in .yaml/.yml) or a built-in name.
 func Resolve(arg string) (*Scenario, error) {
+	return resolve(arg, Parse)
+}
+
+// ResolveSettings is Resolve for what needs no traffic (gwsim check): a
+// file is read with ParseSettings, so it needs no load section.
+func ResolveSettings(arg string) (*Scenario, error) {
+	return resolve(arg, ParseSettings)
+}
+
+func resolve(arg string, parse func(string, []byte) (*Scenario, error)) (*Scenario, error) {
 	ext := path.Ext(arg)
 	if strings.ContainsRune(arg, os.PathSeparator) || ext == ".yaml" || ext == ".yml" {
 		data, err := readFile(arg)
 		if err != nil {
 			return nil, err
 		}
-		return Parse(arg, data)
+		return parse(arg, data)
 	}
 	return Lookup(arg)
 }

@@ -35,6 +35,9 @@ type Scenario struct {
 	file        string    // where it was read from
 	src         []byte    // its YAML, for the matrix to vary
 	pos         *positions
+	// settingsOnly: read by ParseSettings, for what needs no traffic; a
+	// file without a load section is not checked for one.
+	settingsOnly bool
 }
 
 // Gateway selects a gateway preset (proxy.ProfileNames) and overrides its
@@ -321,6 +324,17 @@ func ferr(field, format string, args ...any) error {
 // durations and impossible combinations are one-line errors naming file,
 // line and field: "f.yaml: line 4: gateway.retry: unknown retry policy ...".
 func Parse(file string, data []byte) (*Scenario, error) {
+	return parse(file, data, false)
+}
+
+// ParseSettings reads a scenario for what needs only its gateway, backend
+// and link, not traffic (gwsim check): as Parse, but a file without a load
+// section is accepted (and cannot be run).
+func ParseSettings(file string, data []byte) (*Scenario, error) {
+	return parse(file, data, true)
+}
+
+func parse(file string, data []byte, settingsOnly bool) (*Scenario, error) {
 	if len(data) > MaxFileSize {
 		return nil, fmt.Errorf("scenario file %s is larger than 1 MiB", file)
 	}
@@ -343,6 +357,7 @@ func Parse(file string, data []byte) (*Scenario, error) {
 		return nil, fmt.Errorf("%s: line %d: one scenario per file (a second YAML document starts here)", file, extra.Line)
 	}
 	sc.file, sc.pos, sc.src = file, pos, data
+	sc.settingsOnly = settingsOnly && !pos.has("load")
 	if err := sc.check(); err != nil {
 		return nil, sc.wrap(err)
 	}

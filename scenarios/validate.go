@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"net"
@@ -30,7 +31,11 @@ func (s *Scenario) check() error {
 	if !s.TimeScale.Auto && !ValidTimeScale(s.TimeScale.Factor) {
 		return timeScaleError(s.TimeScale.Factor)
 	}
-	for _, f := range []func() error{s.checkGateway, s.checkBackend, s.checkNetwork, s.checkLoad} {
+	checks := []func() error{s.checkGateway, s.checkBackend, s.checkNetwork, s.checkLoad}
+	if s.settingsOnly {
+		checks = checks[:3] // no load section, and none needed
+	}
+	for _, f := range checks {
 		if err := f(); err != nil {
 			return err
 		}
@@ -329,6 +334,10 @@ func (s *Scenario) checkLoad() error {
 		return ferr("load.post_ratio", "want 0..1, got %g", l.PostRatio)
 	}
 	if _, err := s.loadConfig("http://127.0.0.1:1/", 1); err != nil {
+		var ce *load.ConfigError
+		if errors.As(err, &ce) {
+			return ferr("load", "%s", ce.Msg) // not "load: load: ..."
+		}
 		return ferr("load", "%v", err)
 	}
 	return nil

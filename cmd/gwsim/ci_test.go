@@ -50,7 +50,7 @@ expect:
 		t.Fatal(err)
 	}
 	junit := filepath.Join(dir, "out", "gwsim.xml")
-	if code, _, errOut := runCLI(t, "run", "--junit", junit, wrong); code != exitRuntime || !strings.Contains(errOut, "--junit") {
+	if code, _, errOut := runCLI(t, "run", "--junit", junit, wrong); code != exitUsage || !strings.Contains(errOut, "--junit") { // refused before running
 		t.Fatalf("unwritable --junit: exit %d %q", code, errOut)
 	}
 	junit = filepath.Join(dir, "gwsim.xml")

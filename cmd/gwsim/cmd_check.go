@@ -24,7 +24,7 @@ Gateway V1) in front of a keep-alive of 300 s or more is marginal: mitigated,
 not removed.
 
 Give presets (lists check every pair), explicit values, or scenario files (their
-gateway, backend and link). Values are real-world; --time-scale checks them as
+gateway, backend and link; a file needs no load or expect section). Values are real-world; --time-scale checks them as
 a simulation at that scale would run them.`,
 		`  gwsim check --gateway appgw-v2 --backend apache
   gwsim check --gateway aws-alb --backend node,node26,gunicorn,puma
@@ -60,7 +60,7 @@ a simulation at that scale would run them.`,
 	}
 	var items []item
 	for _, arg := range fs.Args() {
-		s, err := scenarios.Resolve(arg)
+		s, err := scenarios.ResolveSettings(arg) // no load section needed
 		if err != nil {
 			return usage(err.Error())
 		}

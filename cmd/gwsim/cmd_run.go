@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -80,6 +81,22 @@ reached half the timing margin the answer depends on).`,
 		}
 		list = append(list, s)
 	}
+	// Outputs that cannot be written are found now, not after every
+	// scenario ran.
+	var junitOut *os.File
+	if *junitFile != "" {
+		if junitOut, err = createOutput("--junit", *junitFile); err != nil {
+			code, _ := c.usageError(stderr, err.Error())
+			return code
+		}
+		defer junitOut.Close()
+	}
+	if *timeline != "" {
+		if err := checkOutputDir("--timeline", *timeline); err != nil {
+			code, _ := c.usageError(stderr, err.Error())
+			return code
+		}
+	}
 	opts := scenarios.Options{TimeScale: *scale, Parallel: *parallel, Logger: log, Repeat: *repeat, AutoScale: *autoScale}
 	var journal *eventJournal
 	if *eventsFile != "" {
@@ -128,8 +145,8 @@ reached half the timing margin the answer depends on).`,
 		printModel(stdout, results)
 		fmt.Fprintf(stdout, "\n%d scenario(s) in %.1f s wall\n", len(results), time.Since(start).Seconds())
 	}
-	if err == nil && *junitFile != "" {
-		err = writeJUnit(*junitFile, results, time.Since(start), start)
+	if err == nil && junitOut != nil {
+		err = writeJUnit(junitOut, results, time.Since(start), start)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "gwsim run: %v\n", err)

@@ -6,10 +6,13 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // TestFormatVersion: the version line names the module version, the
@@ -256,5 +259,51 @@ func TestLoadProgress(t *testing.T) {
 	}
 	if !strings.Contains(errOut, " of 400 requests  ") || !strings.HasSuffix(errOut, "\r\x1b[K") || strings.Contains(out, "\r") {
 		t.Errorf("stderr %q", errOut)
+	}
+}
+
+// TestCheckFileWithoutLoad: check needs only the gateway and the backend;
+// a scenario file without a load section is checked, not refused.
+func TestCheckFileWithoutLoad(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "settings.yaml")
+	if err := os.WriteFile(file, []byte("name: mine\ngateway: {preset: appgw-v2}\nbackend: {preset: apache}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCLI(t, "check", file)
+	if code != exitExpect || !strings.Contains(out, "mine: appgw-v2 + apache: unsafe") {
+		t.Fatalf("exit %d, stderr %q\n%s", code, errOut, out)
+	}
+	// Its other sections are still checked.
+	if err := os.WriteFile(file, []byte("name: mine\nbackend: {preset: apache, keepalive_timeout: 5}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := runCLI(t, "check", file); code != exitUsage || !strings.Contains(errOut, "backend.keepalive_timeout") {
+		t.Errorf("exit %d, stderr %q", code, errOut)
+	}
+	// run still needs a load.
+	if code, _, errOut := runCLI(t, "run", file); code != exitUsage {
+		t.Errorf("run: exit %d, stderr %q", code, errOut)
+	}
+}
+
+// TestRunBadOutputPaths: an output path that cannot be written is a usage
+// error before any scenario runs.
+func TestRunBadOutputPaths(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "no", "such", "dir")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "--junit", filepath.Join(missing, "x.xml")}, "--junit " + filepath.Join(missing, "x.xml") + ": cannot create it: no such file or directory"},
+		{[]string{"run", "--all", "--timeline", filepath.Join(missing, "t.svg")}, "--timeline " + filepath.Join(missing, "t.svg") + ": directory " + missing + ": no such file or directory"},
+	} {
+		start := time.Now()
+		code, out, errOut := runCLI(t, tc.args...)
+		if code != exitUsage || strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, tc.want) || out != "" {
+			t.Errorf("%v: exit %d, stderr %q, stdout %q", tc.args, code, errOut, out)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("%v: refused after %s: the scenarios ran first", tc.args, d)
+		}
 	}
 }

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"text/tabwriter"
 	"time"
 
@@ -21,18 +24,47 @@ func defaultRunList(all bool) ([]*scenarios.Scenario, error) {
 	return scenarios.Seed()
 }
 
-// writeJUnit writes the results as JUnit XML to path.
-func writeJUnit(path string, results []*scenarios.Result, wall time.Duration, at time.Time) error {
+// createOutput creates the file an output flag names, before any work: a
+// path that cannot be written is a one-line usage error at once.
+func createOutput(flag, path string) (*os.File, error) {
 	f, err := os.Create(path)
 	if err != nil {
-		return fmt.Errorf("--junit: %w", err)
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return nil, fmt.Errorf("%s %s: cannot create it: %v", flag, path, err)
 	}
+	return f, nil
+}
+
+// checkOutputDir reports whether the directory of path, which an output
+// flag names, exists, before any work.
+func checkOutputDir(flag, path string) error {
+	dir := filepath.Dir(path)
+	st, err := os.Stat(dir)
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return fmt.Errorf("%s %s: directory %s: %v", flag, path, dir, err)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("%s %s: %s is not a directory", flag, path, dir)
+	}
+	return nil
+}
+
+// writeJUnit writes the results as JUnit XML to f (from createOutput) and
+// closes it.
+func writeJUnit(f *os.File, results []*scenarios.Result, wall time.Duration, at time.Time) error {
 	if err := report.JUnit(f, "gwsim run", results, wall, at); err != nil {
 		f.Close()
-		return fmt.Errorf("--junit %s: %w", path, err)
+		return fmt.Errorf("--junit %s: %w", f.Name(), err)
 	}
 	if err := f.Close(); err != nil {
-		return fmt.Errorf("--junit %s: %w", path, err)
+		return fmt.Errorf("--junit %s: %w", f.Name(), err)
 	}
 	return nil
 }

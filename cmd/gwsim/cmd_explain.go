@@ -6,9 +6,11 @@ import (
 	"io"
 	"os"
 	"sort"
+	"time"
 
 	"github.com/gwsim/gwsim/scenarios/event"
 	"github.com/gwsim/gwsim/scenarios/explain"
+	"github.com/gwsim/gwsim/scenarios/gwlog"
 	"github.com/gwsim/gwsim/scenarios/report"
 )
 
@@ -49,15 +51,21 @@ pcap or pcapng files (recognised by their magic) taken with tcpdump on the
 backend, the gateway or any host of the path: each TCP connection's HTTP/1.1
 exchanges and each side's FIN or RST; a failure on a reused connection is
 called the keep-alive race only when its idle age fits the backend's close
-(told by the cluster of the failures' idle ages).`,
+(told by the cluster of the failures' idle ages). With --access-log, a
+capture's failures are joined to the gateway's own log lines (Application
+Gateway's upstreamSourcePort, HAProxy's %bp: the capture's client port),
+which say what the client was sent.`,
 		`  gwsim run appgw-v2-apache-default --events run.jsonl && gwsim explain run.jsonl
   gwsim explain gateway.jsonl backend.jsonl
   gwsim explain --max 10 --timeline race.svg gateway.jsonl backend.jsonl
   tcpdump -i any -w backend.pcap 'tcp port 8081' & ...; gwsim explain --json backend.pcap
+  gwsim explain backend.pcap --access-log appgw-access.json
 `)
 	max := c.fs.Int("max", 5, "stories per scenario")
 	timeline := c.fs.String("timeline", "", "also draw the connections as an SVG timeline to this file")
 	jsonOut := c.fs.Bool("json", false, "print causes and every explanation as JSON")
+	accessLogs := c.fs.StringArray("access-log", nil, "the gateway's access log to join to the captures (repeatable; formats as gwsim logs reads them, gzip accepted)")
+	accessFormat := c.fs.String("access-log-format", "auto", "the access log's format (as gwsim logs --format)")
 	keepAlive := c.fs.Duration("backend-keepalive", 0, "the backend's idle keep-alive, when the evidence does not state it (a capture, a gateway's journal alone): a failure on a reused connection idle about this long is the race (measure it with gwsim probe)")
 	if code, done := c.parse(args, stdout, stderr); done {
 		return code
@@ -134,6 +142,27 @@ called the keep-alive race only when its idle age fits the backend's close
 			names[i] = "standalone actors"
 		}
 	}
+	if len(*accessLogs) > 0 {
+		if len(captures) == 0 {
+			code, _ := c.usageError(stderr, "--access-log joins a capture's failures to the gateway's log: give a capture too")
+			return code
+		}
+		recs, err := readAccessLogs(*accessLogs, gwlog.Format(*accessFormat))
+		if err != nil {
+			fmt.Fprintf(stderr, "gwsim explain: %v\n", err)
+			return exitRuntime
+		}
+		for i, a := range captures {
+			st := a.JoinAccessLog(recs, accessLogSlack)
+			if !*jsonOut {
+				fmt.Fprintf(stdout, "%s joined to the access log: %d of its failures matched a log line, %d did not; %d of the log's %d failures with a source port matched none\n",
+					captureNames[i], st.Joined, st.UnjoinedExplanations, st.LogFailuresUnjoined, st.LogFailures)
+				for _, r := range st.Unjoined {
+					fmt.Fprintf(stdout, "  not in the capture: %s:%d %d (source port %d, %s)\n", r.File, r.Line, r.Status, r.SourcePort, r.Time.UTC().Format("15:04:05.000"))
+				}
+			}
+		}
+	}
 	names, analyses = append(names, captureNames...), append(analyses, captures...)
 	if *jsonOut {
 		if err := report.ExplainJSON(stdout, names, analyses); err != nil {
@@ -174,4 +203,44 @@ func writeTimeline(path string, names []string, analyses []*explain.Analysis) er
 		return fmt.Errorf("timeline: %w", err)
 	}
 	return f.Close()
+}
+
+// accessLogSlack is how far apart the capture's clock and the gateway's
+// log may put one request: the log's seconds are rounded to the
+// millisecond, and the capture may be taken on another host.
+const accessLogSlack = time.Second
+
+// readAccessLogs reads the failures of the gateway's access logs that
+// name their source port: the only lines a capture can be joined to.
+func readAccessLogs(paths []string, f gwlog.Format) ([]gwlog.Record, error) {
+	if !validFormat(f) {
+		return nil, fmt.Errorf("--access-log-format: unknown format %q", f)
+	}
+	var out []gwlog.Record
+	for _, path := range paths {
+		fh, err := os.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		r, err := gwlog.NewReader(fh, path, f)
+		if err != nil {
+			fh.Close()
+			return nil, err
+		}
+		for {
+			rec, err := r.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				fh.Close()
+				return nil, fmt.Errorf("%s: %w", path, err)
+			}
+			if rec.Failed() && rec.SourcePort > 0 {
+				out = append(out, rec)
+			}
+		}
+		fh.Close()
+	}
+	return out, nil
 }

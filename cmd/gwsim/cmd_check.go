@@ -118,14 +118,14 @@ a simulation at that scale would run them.`,
 		}
 	}
 	code := exitOK
-	doc := []report.CheckJSON{}
+	doc := report.CheckDocumentJSON{SchemaVersion: report.SchemaVersion, Checks: []report.CheckJSON{}}
 	for _, it := range items {
 		r := it.result
 		if r.Verdict == scenarios.Unsafe || (r.Verdict == scenarios.Marginal && *failOn == string(scenarios.Marginal)) {
 			code = exitExpect
 		}
 		if *jsonOut {
-			doc = append(doc, it.json)
+			doc.Checks = append(doc.Checks, it.json)
 			continue
 		}
 		fmt.Fprintf(stdout, "%s + %s: %s\n  rule: %s\n  recommended: %s\n", it.json.Gateway, it.json.Backend, r.Verdict, r.Rule, r.Advice)

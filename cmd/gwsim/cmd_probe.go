@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gwsim/gwsim/scenarios/probe"
+	"github.com/gwsim/gwsim/scenarios/report"
 	"github.com/gwsim/gwsim/scenarios/rule"
 )
 
@@ -72,6 +73,7 @@ http and https.`,
 
 // probeJSON is `gwsim probe --json`.
 type probeJSON struct {
+	SchemaVersion       int           `json:"schema_version"` // report.SchemaVersion; first key
 	URL                 string        `json:"url"`
 	Keepalive           bool          `json:"keepalive"`
 	IdleCloseSeconds    *float64      `json:"idle_close_seconds"` // null: keep-alive off, or no close within max-wait
@@ -102,7 +104,7 @@ func writeProbeJSON(w io.Writer, r *probe.Result, vs []probe.Verdict) error {
 		}
 		return &s
 	}
-	doc := probeJSON{URL: r.URL, Keepalive: r.KeepAlive, IdleClosesSeen: len(r.IdleCloses), CloseStyle: str(r.Style),
+	doc := probeJSON{SchemaVersion: report.SchemaVersion, URL: r.URL, Keepalive: r.KeepAlive, IdleClosesSeen: len(r.IdleCloses), CloseStyle: str(r.Style),
 		LateRequest: str(r.LateRequest), MaxRequestsBound: r.RequestBound, Errors: r.Errors, Verdicts: []verdictJSON{}}
 	if len(r.IdleCloses) > 0 {
 		doc.IdleCloseSeconds, doc.IdleCloseSpread = secs(r.Median), secs(r.Spread)

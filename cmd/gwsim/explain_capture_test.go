@@ -64,20 +64,25 @@ func TestExplainCapture(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	var doc []struct {
-		Name         string           `json:"name"`
-		Causes       map[string]int64 `json:"causes"`
-		Explanations []struct {
-			Cause        string   `json:"cause"`
-			Subkind      string   `json:"subkind"`
-			Local        string   `json:"local"`
-			Remote       string   `json:"remote"`
-			IdleSeconds  float64  `json:"idle_seconds"`
-			DeltaSeconds *float64 `json:"delta_seconds"`
-			Story        string   `json:"story"`
-		} `json:"explanations"`
+	var d struct {
+		SchemaVersion int `json:"schema_version"`
+		Analyses      []struct {
+			Name         string           `json:"name"`
+			Causes       map[string]int64 `json:"causes"`
+			Explanations []struct {
+				Cause        string   `json:"cause"`
+				Subkind      string   `json:"subkind"`
+				Local        string   `json:"local"`
+				Remote       string   `json:"remote"`
+				IdleSeconds  float64  `json:"idle_seconds"`
+				DeltaSeconds *float64 `json:"delta_seconds"`
+				Story        string   `json:"story"`
+			} `json:"explanations"`
+		} `json:"analyses"`
 	}
-	if err := json.Unmarshal([]byte(out), &doc); err != nil || len(doc) != 1 || len(doc[0].Explanations) != 1 {
+	err = json.Unmarshal([]byte(out), &d)
+	doc := d.Analyses
+	if err != nil || d.SchemaVersion != 1 || len(doc) != 1 || len(doc[0].Explanations) != 1 {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	x := doc[0].Explanations[0]
@@ -89,7 +94,9 @@ func TestExplainCapture(t *testing.T) {
 	// Told the backend's keep-alive (5 s, as gwsim probe would measure
 	// it), the same failure fits it: the race, a FIN then a reset.
 	code, out, _ = runCLI(t, "explain", "--json", "--backend-keepalive", "5s", path)
-	if err := json.Unmarshal([]byte(out), &doc); code != exitOK || err != nil || len(doc[0].Explanations) != 1 {
+	err = json.Unmarshal([]byte(out), &d)
+	doc = d.Analyses
+	if code != exitOK || err != nil || len(doc) != 1 || len(doc[0].Explanations) != 1 {
 		t.Fatalf("exit %d %v\n%s", code, err, out)
 	}
 	if x := doc[0].Explanations[0]; x.Cause != "keepalive-race" || x.Subkind != "fin" || x.DeltaSeconds == nil || *x.DeltaSeconds < 0 {

@@ -28,6 +28,9 @@ func TestRunSeedSuiteJSON(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d, stderr %q\n%s", code, errOut, out)
 	}
+	if !strings.HasPrefix(out, "{\n  \"schema_version\": 1,\n") {
+		t.Errorf("schema_version is not the first key:\n%.200s", out)
+	}
 	var doc struct {
 		Pass      *bool `json:"pass"`
 		Scenarios []struct {

@@ -67,11 +67,16 @@ func TestCheckCommand(t *testing.T) {
 		}
 	}
 	code, out, _ := runCLI(t, "check", "--json", "--gateway", "aws-alb", "--backend", "node,node26")
-	var doc []struct {
-		Verdict     string  `json:"verdict"`
-		Recommended float64 `json:"recommended_keepalive_seconds"`
+	var d struct {
+		SchemaVersion int `json:"schema_version"`
+		Checks        []struct {
+			Verdict     string  `json:"verdict"`
+			Recommended float64 `json:"recommended_keepalive_seconds"`
+		} `json:"checks"`
 	}
-	if err := json.Unmarshal([]byte(out), &doc); err != nil || code != exitExpect || len(doc) != 2 || doc[0].Verdict != "unsafe" || doc[0].Recommended != 90 || doc[1].Verdict != "safe" {
+	err := json.Unmarshal([]byte(out), &d)
+	doc := d.Checks
+	if err != nil || d.SchemaVersion != 1 || code != exitExpect || len(doc) != 2 || doc[0].Verdict != "unsafe" || doc[0].Recommended != 90 || doc[1].Verdict != "safe" {
 		t.Errorf("check --json: exit %d %v\n%s", code, err, out)
 	}
 }

@@ -21,6 +21,13 @@ type CheckJSON struct {
 	MarginSeconds float64 `json:"margin_seconds"`
 }
 
+// CheckDocumentJSON is `gwsim check --json`: one decision per pair or
+// scenario, in the order given.
+type CheckDocumentJSON struct {
+	SchemaVersion int         `json:"schema_version"` // first key
+	Checks        []CheckJSON `json:"checks"`
+}
+
 // NewCheckJSON is r for gateway and backend.
 func NewCheckJSON(gateway, backend string, r scenarios.CheckResult) CheckJSON {
 	return CheckJSON{gateway, backend, string(r.Verdict), r.Rule, r.Advice, r.Recommended.Seconds(), r.Window.Seconds()}

@@ -124,12 +124,13 @@ type MatrixCellJSON struct {
 	Error         string            `json:"error,omitempty"`
 }
 
-// MatrixJSON writes {"axes":[...],"cells":[...]}.
+// MatrixJSON writes {"schema_version":1,"axes":[...],"cells":[...]}.
 func MatrixJSON(w io.Writer, axes []scenarios.Axis, cells []*scenarios.Cell) error {
 	doc := struct {
-		Axes  []string         `json:"axes"`
-		Cells []MatrixCellJSON `json:"cells"`
-	}{Axes: axisNames(axes), Cells: []MatrixCellJSON{}}
+		SchemaVersion int              `json:"schema_version"`
+		Axes          []string         `json:"axes"`
+		Cells         []MatrixCellJSON `json:"cells"`
+	}{SchemaVersion: SchemaVersion, Axes: axisNames(axes), Cells: []MatrixCellJSON{}}
 	for _, c := range cells {
 		j := MatrixCellJSON{Axes: map[string]string{}, Requests: c.Requests, Races: c.Races, RaceStatus: c.RaceStatus,
 			Failed: c.Failed, MeasuredRate: c.Measured(), PredictedRate: predictedJSON(c), Check: string(c.Check.Verdict),

@@ -247,10 +247,19 @@ func byMethod(m map[string]map[int]int64) string {
 	return strings.Join(parts, "; ")
 }
 
+// SchemaVersion is the "schema_version" of every JSON document gwsim
+// prints (run, check, explain, matrix, probe; load's is load.SchemaVersion):
+// raised when a key changes meaning or goes. Keys with seconds say which
+// world they are in where both sit in one object: _real for the real
+// world (the scenario's durations), _scaled for the run's time at its
+// time scale (what the clock measured).
+const SchemaVersion = 1
+
 // Document is the JSON of `gwsim run --json`.
 type Document struct {
-	Scenarios []ScenarioJSON `json:"scenarios"`
-	Pass      bool           `json:"pass"`
+	SchemaVersion int            `json:"schema_version"` // first key
+	Scenarios     []ScenarioJSON `json:"scenarios"`
+	Pass          bool           `json:"pass"`
 	// Outcome is fail when a scenario failed, else inconclusive when one
 	// was, else pass (`gwsim run` exits 3, 4 or 0).
 	Outcome string `json:"outcome"`
@@ -286,13 +295,13 @@ type ScenarioJSON struct {
 	ClientErrors            map[string]int64            `json:"client_errors"`
 	WallSeconds             float64                     `json:"wall_seconds"`
 	Error                   string                      `json:"error,omitempty"`
-	Failures                []string                    `json:"failures,omitempty"`
+	Failures                []string                    `json:"failures"` // what differed from expect; [] when nothing
 	Gateway                 string                      `json:"gateway"`
 	TimeScale               float64                     `json:"time_scale"`
-	BackendKeepaliveSeconds *float64                    `json:"backend_keepalive_seconds"` // real-world; null = no limit; 0 = off
-	GatewayIdleSeconds      *float64                    `json:"gateway_idle_seconds"`      // real-world; null = no limit
-	LinkLatencySeconds      float64                     `json:"link_latency_seconds"`
-	First502Seconds         *float64                    `json:"first_502_seconds"`
+	BackendKeepaliveSeconds *float64                    `json:"backend_keepalive_seconds_real"` // real-world; null = no limit; 0 = off
+	GatewayIdleSeconds      *float64                    `json:"gateway_idle_seconds_real"`      // real-world; null = no limit
+	LinkLatencySeconds      float64                     `json:"link_latency_seconds"`           // physical: not scaled, the same in both worlds
+	First502Seconds         *float64                    `json:"first_502_seconds_scaled"`       // from the start of the load, at the run's time scale
 	Retries                 int64                       `json:"retries"`
 	StatusByMethod          map[string]map[string]int64 `json:"status_by_method"`
 	CauseDetail             map[string]int64            `json:"cause_detail"` // cause/subkind, e.g. keepalive-race/linger
@@ -317,8 +326,8 @@ type TimingJSON struct {
 	// BackendCloseSeconds is the backend's idle close measured before a
 	// gap sweep centred on it, beside its nominal keep-alive at the run's
 	// scale; both absent for other loads.
-	BackendCloseSeconds     float64 `json:"backend_close_seconds,omitempty"`
-	BackendKeepaliveSeconds float64 `json:"backend_keepalive_seconds,omitempty"`
+	BackendCloseSeconds     float64 `json:"backend_close_seconds_scaled,omitempty"`
+	BackendKeepaliveSeconds float64 `json:"backend_keepalive_seconds_scaled,omitempty"`
 }
 
 // ModelJSON is the analytic model's prediction for a scenario.
@@ -366,7 +375,7 @@ type AccessLogJSON struct {
 
 // JSON writes the document for results.
 func JSON(w io.Writer, results []*scenarios.Result) error {
-	doc := Document{Scenarios: []ScenarioJSON{}, Pass: true, Outcome: Outcome(results)}
+	doc := Document{SchemaVersion: SchemaVersion, Scenarios: []ScenarioJSON{}, Pass: true, Outcome: Outcome(results)}
 	for _, r := range results {
 		doc.Pass = doc.Pass && r.Pass
 		doc.Scenarios = append(doc.Scenarios, scenarioJSON(r))
@@ -380,7 +389,7 @@ func scenarioJSON(r *scenarios.Result) ScenarioJSON {
 	s := ScenarioJSON{
 		Name: r.Scenario.Name, Pass: r.Pass, Outcome: r.Outcome, InconclusiveReason: r.InconclusiveReason, Attempts: r.Attempts, Requests: r.Requests,
 		Status: map[string]int64{}, Causes: map[string]int64{}, ClientErrors: map[string]int64{},
-		WallSeconds: r.Wall.Seconds(), Failures: r.Failures, Gateway: r.Profile.Name, TimeScale: r.TimeScale,
+		WallSeconds: r.Wall.Seconds(), Failures: append([]string{}, r.Failures...), Gateway: r.Profile.Name, TimeScale: r.TimeScale,
 		LinkLatencySeconds: r.LinkLatency.Seconds(), Retries: r.Retries,
 		StatusByMethod: map[string]map[string]int64{}, Explanations: []ExplanationJSON{},
 	}
@@ -473,6 +482,12 @@ func explanationsJSON(a *explain.Analysis, limit int) []ExplanationJSON {
 	return out
 }
 
+// ExplainDocumentJSON is `gwsim explain --json`.
+type ExplainDocumentJSON struct {
+	SchemaVersion int              `json:"schema_version"` // first key
+	Analyses      []ExplainDocJSON `json:"analyses"`       // one per scenario of the journals, then one per capture
+}
+
 // ExplainDocJSON is one analysis in `gwsim explain --json`.
 type ExplainDocJSON struct {
 	Name         string            `json:"name"` // the scenario, or the capture file
@@ -484,11 +499,20 @@ type ExplainDocJSON struct {
 
 // ExplainJSON writes the analyses, named, as `gwsim explain --json` does.
 func ExplainJSON(w io.Writer, names []string, analyses []*explain.Analysis) error {
-	doc := []ExplainDocJSON{}
+	doc := ExplainDocumentJSON{SchemaVersion: SchemaVersion, Analyses: []ExplainDocJSON{}}
 	for i, a := range analyses {
-		doc = append(doc, ExplainDocJSON{Name: names[i], Causes: a.Causes, CauseDetail: a.Subkinds, Verdict: a.Verdict(), Explanations: explanationsJSON(a, 0)})
+		doc.Analyses = append(doc.Analyses, ExplainDocJSON{Name: names[i], Causes: orEmpty(a.Causes), CauseDetail: orEmpty(a.Subkinds),
+			Verdict: a.Verdict(), Explanations: explanationsJSON(a, 0)})
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(doc)
+}
+
+// orEmpty is m, or an empty map for nil: JSON {} rather than null.
+func orEmpty[K comparable, V any](m map[K]V) map[K]V {
+	if m == nil {
+		return map[K]V{}
+	}
+	return m
 }

@@ -117,13 +117,32 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// captureBuilder reads a capture in bounded memory: the connections open
+// (or closed less than retireAfter ago) are kept whole; a closed one
+// becomes its Conn, kept when it failed or is among the first
+// maxDetailedConns, else only counted.
 type captureBuilder struct {
 	packets    int
 	conns      map[string]*tcpConn
-	order      []*tcpConn
+	nextSeq    int
+	done       []*tcpConn // retired, with their Conn
+	detailed   int        // retired connections kept without a failure
+	omitted    int
 	start, end time.Time
 	parsers    map[layers.LinkType]*packetParser
 }
+
+// Retiring connections: a closed one is turned into its Conn retireAfter
+// (capture time) after its last packet (late retransmissions and the
+// last ACKs come within it); one silent for staleAfter is retired open
+// (no gateway keeps an idle connection that long: Envoy's 1 h is the
+// longest default). The sweep runs every retireEvery packets.
+const (
+	retireAfter      = 10 * time.Second
+	staleAfter       = 2 * time.Hour
+	retireEvery      = 1 << 16
+	maxDetailedConns = 2000
+)
 
 // packetParser decodes the layers gwsim reads into preallocated structs:
 // the hot path of a large capture (gopacket.NewPacket per packet read
@@ -198,6 +217,7 @@ func (b *captureBuilder) packet(data []byte, ci gopacket.CaptureInfo, lt layers.
 	if c != nil && tcp.SYN && !tcp.ACK && !c.opened.IsZero() {
 		// The same 4-tuple again: a new connection on a reused port (the
 		// client side keeps no TIME_WAIT when the server closed first).
+		b.retire(c)
 		c = nil
 	}
 	if c == nil {
@@ -205,21 +225,75 @@ func (b *captureBuilder) packet(data []byte, ci gopacket.CaptureInfo, lt layers.
 			return // the end of a connection whose start the capture missed, with nothing to tell
 		}
 		c = newTCPConn(from, to, tcp)
+		c.seq = b.nextSeq
+		b.nextSeq++
 		b.conns[key] = c
-		b.order = append(b.order, c)
 	}
 	// A payload the snap length cut is a gap.
 	truncated := ci.CaptureLength < ci.Length
 	c.segment(from, tcp, ci.Timestamp, truncated)
+	c.last = ci.Timestamp
+	if b.packets%retireEvery == 0 {
+		b.sweep(false)
+	}
+}
+
+// sweep retires the connections closed retireAfter ago or silent for
+// staleAfter (all of them at the end of the capture).
+func (b *captureBuilder) sweep(all bool) {
+	for key, c := range b.conns {
+		quiet := b.end.Sub(c.last)
+		if all || (c.closed() && quiet > retireAfter) || quiet > staleAfter {
+			b.retire(c)
+			delete(b.conns, key)
+		}
+	}
+}
+
+// retire turns c into its Conn and keeps it, or only counts it (see
+// captureBuilder).
+func (b *captureBuilder) retire(c *tcpConn) {
+	conn := c.conn()
+	c.dirs, c.pendingMethods, c.open = nil, nil, nil // the streams' buffers go
+	if conn == nil {
+		return
+	}
+	failed := false
+	for i := range conn.Exchanges {
+		failed = failed || conn.Exchanges[i].Failed
+	}
+	if !failed {
+		if b.detailed >= maxDetailedConns {
+			b.omitted++
+			return
+		}
+		b.detailed++
+	}
+	c.final = conn
+	b.done = append(b.done, c)
+}
+
+// closed reports whether both sides closed the connection, or one reset it.
+func (c *tcpConn) closed() bool {
+	fins := 0
+	for _, d := range c.dirs {
+		if !d.rstAt.IsZero() {
+			return true
+		}
+		if !d.finAt.IsZero() {
+			fins++
+		}
+	}
+	return fins == 2
 }
 
 // evidence is what the capture showed.
 func (b *captureBuilder) evidence() *Evidence {
-	ev := &Evidence{Start: b.start, End: b.end}
-	for _, c := range b.order {
-		if conn := c.conn(); conn != nil {
-			ev.Conns = append(ev.Conns, conn)
-		}
+	b.sweep(true)
+	sort.Slice(b.done, func(i, j int) bool { return b.done[i].seq < b.done[j].seq })
+	ev := &Evidence{Start: b.start, End: b.end, ConnsOmitted: b.omitted}
+	for _, c := range b.done {
+		ev.Conns = append(ev.Conns, c.final)
 	}
 	sort.SliceStable(ev.Conns, func(i, j int) bool { return ev.Conns[i].Opened.Before(ev.Conns[j].Opened) })
 	return ev
@@ -237,6 +311,9 @@ type tcpConn struct {
 	open []int
 	// lastDone is when the previous exchange ended (its answer's last byte)
 	lastDone time.Time
+	seq      int       // the order it was first seen in
+	last     time.Time // its last packet
+	final    *Conn     // its evidence, once retired
 }
 
 // tcpDir is one direction: its next expected sequence number, the

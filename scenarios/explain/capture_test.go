@@ -219,3 +219,33 @@ func TestFromPcapng(t *testing.T) {
 		t.Fatalf("%d connections, causes %v: want 3 and 3 races", len(ev.Conns), a.Causes)
 	}
 }
+
+// TestFromCaptureBoundsMemory: a capture of many closed connections keeps
+// the failed ones and the first maxDetailedConns whole, and only counts
+// the rest; the races and the connection count are unchanged.
+func TestFromCaptureBoundsMemory(t *testing.T) {
+	p := newPcap(t)
+	const plain = maxDetailedConns + 7000 // past retireEvery packets and retireAfter of capture time: retired while reading
+	for i := range plain {
+		port := uint16(20000 + i)
+		p.open(port)
+		p.send(time.Millisecond, port, 8081, "A", get)
+		p.send(100*time.Microsecond, 8081, port, "A", ok)
+		p.send(time.Millisecond, port, 8081, "AF", "")
+		p.send(100*time.Microsecond, 8081, port, "AF", "")
+	}
+	for i := range 4 {
+		p.race(uint16(40000+i), ok)
+	}
+	ev, err := FromCapture(bytes.NewReader(p.buf.Bytes()), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ev.Conns) != maxDetailedConns+4 || ev.ConnsOmitted != plain-maxDetailedConns {
+		t.Fatalf("%d connections kept, %d omitted; want %d and %d", len(ev.Conns), ev.ConnsOmitted, maxDetailedConns+4, plain-maxDetailedConns)
+	}
+	a := Explain(ev)
+	if a.Causes[proxy.CauseKeepaliveRace] != 4 || len(a.Lanes)+a.LanesOmitted != plain+4 {
+		t.Fatalf("causes %v, %d lanes + %d omitted; want 4 races over %d connections", a.Causes, len(a.Lanes), a.LanesOmitted, plain+4)
+	}
+}

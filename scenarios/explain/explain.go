@@ -82,6 +82,9 @@ type Analysis struct {
 	Causes       map[string]int64
 	Subkinds     map[string]int64 // cause/subkind → count, visible failures only
 	Lanes        []Lane           // one per upstream connection, in opening order
+	// LanesOmitted counts the connections the evidence left out (a large
+	// capture's closed connections with no failure): not in Lanes.
+	LanesOmitted int
 	Gateway      GatewaySettings
 	Backend      BackendSettings
 }
@@ -119,7 +122,7 @@ func Analyze(events []event.Event) *Analysis { return Explain(FromEvents(events)
 // Explain explains every failure in the evidence.
 func Explain(ev *Evidence) *Analysis {
 	a := &Analysis{Start: ev.Start, End: ev.End, Causes: map[string]int64{}, Subkinds: map[string]int64{},
-		Gateway: ev.Gateway, Backend: ev.Backend}
+		Gateway: ev.Gateway, Backend: ev.Backend, LanesOmitted: ev.ConnsOmitted}
 	up := map[string]*Conn{} // upstream, by gateway ip:port > backend ip:port
 	for _, c := range ev.Conns {
 		if c.Hop == Upstream {

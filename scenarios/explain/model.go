@@ -139,7 +139,11 @@ type Evidence struct {
 	Gateway    GatewaySettings
 	Backend    BackendSettings
 	Conns      []*Conn // in the order first seen
-	Answers    []Answer
+	// ConnsOmitted counts connections a large capture left out of Conns:
+	// closed with no failure, past the first maxDetailedConns (they would
+	// only draw lanes nobody reads, and hold the memory of the capture).
+	ConnsOmitted int
+	Answers      []Answer
 	// AnswersSeen: the evidence holds the gateway's answers to its
 	// clients (its journal); without them (a capture of the backend's
 	// side) a failed upstream exchange is told without what the client got.

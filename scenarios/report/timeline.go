@@ -507,7 +507,7 @@ func closeLabel(l *explain.Lane) string {
 
 // summary is the line under the title: connections, failures, causes.
 func summary(a *explain.Analysis) string {
-	parts := []string{plural(len(a.Lanes), "connection")}
+	parts := []string{plural(len(a.Lanes)+a.LanesOmitted, "connection")}
 	status, clientErr, hidden := map[int]int{}, 0, 0
 	for _, x := range a.Explanations {
 		switch {

@@ -2,6 +2,7 @@ package gwlog
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -267,6 +268,7 @@ func (a *Analyzer) Result() Result {
 			idle = append(idle, l.idle)
 		}
 	}
+	var floor time.Duration // the shortest idle gap of the race (0 = from the keep-alive)
 	switch {
 	case a.opts.BackendKeepAlive > 0:
 		res.KeepAlive = a.opts.BackendKeepAlive
@@ -274,16 +276,24 @@ func (a *Analyzer) Result() Result {
 	case !res.ConnsNamed:
 		res.KeepAliveNote = "the log does not name the upstream connection of a request, so no idle gap can be measured: the backend's keep-alive cannot be inferred (gwsim probe measures it)"
 	default:
-		if k, ok := rule.IdleCluster(idle); ok {
-			res.KeepAlive, res.KeepAliveInferred = k, true
-			n := 0
+		if shortest, ok := rule.IdleCluster(idle); ok {
+			// A log's idle gap runs between two log times of the gateway,
+			// which a busy gateway moves both ways (a response read late
+			// ends the previous request late, a timer fired late makes the
+			// backend close late): the cluster's median, not its
+			// shortest, is the keep-alive; every failure in the cluster is
+			// the race.
+			var cluster []time.Duration
 			for _, d := range idle {
-				if d >= k {
-					n++
+				if d >= shortest {
+					cluster = append(cluster, d)
 				}
 			}
-			res.KeepAliveNote = fmt.Sprintf("inferred: the shortest idle gap of the %d failures clustered at the top of the %d measured (%s to %s)",
-				n, len(idle), rule.Dur(k), rule.Dur(slicesMax(idle)))
+			slices.Sort(cluster)
+			res.KeepAlive, res.KeepAliveInferred = cluster[len(cluster)/2], true
+			floor = shortest
+			res.KeepAliveNote = fmt.Sprintf("inferred: the median idle gap of the %d failures clustered at the top of the %d measured (%s to %s)",
+				len(cluster), len(idle), rule.Dur(shortest), rule.Dur(cluster[len(cluster)-1]))
 		} else {
 			res.KeepAliveNote = fmt.Sprintf("not inferred: %d failures with the race's signature had a measured idle gap, and fewer than 3 of them cluster at the top", len(idle))
 		}
@@ -291,7 +301,7 @@ func (a *Analyzer) Result() Result {
 	k := res.KeepAlive
 	races := map[time.Time]int{}
 	for _, l := range a.likely {
-		class, reason := a.qualify(l.idle, k, res.ConnsNamed)
+		class, reason := a.qualify(l.idle, k, floor, res.ConnsNamed)
 		res.Causes[class]++
 		if l.sample >= 0 {
 			res.Failures[l.sample].Class, res.Failures[l.sample].Reason = class, reason
@@ -333,11 +343,15 @@ func (a *Analyzer) Result() Result {
 
 // qualify is a race-likely failure's final class: the race when its idle
 // gap fits the backend closing the connection at its keep-alive (at least
-// the keep-alive less a tenth: the same bound as the explanation of
+// floor: the shortest of the cluster the keep-alive was inferred from, or
+// the stated keep-alive less a tenth, the same bound as the explanation of
 // journals and captures), other when the gap is far shorter (the backend
 // did not close it for idleness), and still race-likely when nothing
 // tells.
-func (a *Analyzer) qualify(idle, k time.Duration, named bool) (Class, string) {
+func (a *Analyzer) qualify(idle, k, floor time.Duration, named bool) (Class, string) {
+	if floor <= 0 {
+		floor = k - k/10
+	}
 	switch {
 	case !named:
 		return ClassRaceLikely, "the log does not name the upstream connection: the race and a backend that crashed or reset look alike here"
@@ -345,7 +359,7 @@ func (a *Analyzer) qualify(idle, k time.Duration, named bool) (Class, string) {
 		return ClassRaceLikely, "no earlier request is logged on its connection, so its idle gap is unknown"
 	case k <= 0:
 		return ClassRaceLikely, fmt.Sprintf("idle %s on its connection, but the backend's keep-alive is not known", rule.Dur(idle))
-	case idle >= k-k/10:
+	case idle >= floor:
 		return ClassRace, fmt.Sprintf("idle %s on its connection, at the backend's keep-alive %s: the backend closed it as the gateway reused it", rule.Dur(idle), rule.Dur(k))
 	}
 	return ClassOther, fmt.Sprintf("idle only %s on its connection, far less than the backend's keep-alive %s: the backend did not close it for idleness, so it is not the keep-alive race", rule.Dur(idle), rule.Dur(k))

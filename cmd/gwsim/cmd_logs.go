@@ -18,6 +18,7 @@ import (
 	"github.com/gwsim/gwsim/proxy"
 	"github.com/gwsim/gwsim/scenarios"
 	"github.com/gwsim/gwsim/scenarios/gwlog"
+	"github.com/gwsim/gwsim/scenarios/report"
 	"github.com/gwsim/gwsim/scenarios/rule"
 )
 
@@ -247,7 +248,7 @@ type logsFailJSON struct {
 }
 
 func logsJSONOf(res gwlog.Result, files []logsFile, gw proxy.Profile, scale float64) logsJSON {
-	out := logsJSON{SchemaVersion: 1, TimeScale: scale, Files: files, Requests: res.Requests, ErrorLogEvents: res.Events,
+	out := logsJSON{SchemaVersion: report.SchemaVersion, TimeScale: scale, Files: files, Requests: res.Requests, ErrorLogEvents: res.Events,
 		Status: map[string]int{}, Causes: map[string]int{}, KeepAliveNote: res.KeepAliveNote,
 		UpstreamConnsNamed: res.ConnsNamed, UpstreamConns: res.Conns, Gateway: gw.Name, GatewayIdle: gw.BackendIdleTimeout.Seconds(),
 		Verdict: res.Verdict, Rule: res.Decision.Rule, Advice: res.Decision.Advice, Recommended: res.Recommended.Seconds(),

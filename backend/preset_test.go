@@ -1,12 +1,15 @@
 package backend
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
 
-// TestPresetValues: the servers' defaults are FACTS.md's, and each preset
-// names a source for its keep-alive, requests and close style.
+// TestPresetValues: the servers' defaults as docs/presets.md gives them
+// (documents, and the real servers' figures from TestRealServers in package
+// scenarios); each preset names a source for its keep-alive, requests and
+// close style, and says how it was verified.
 func TestPresetValues(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
@@ -14,18 +17,20 @@ func TestPresetValues(t *testing.T) {
 		forever   bool
 		maxReq    int
 	}{
-		{"apache", 5 * time.Second, false, 100},
+		{"apache", 5 * time.Second, false, 101},
 		{"nginx", 75 * time.Second, false, 1000},
 		{"node", 6 * time.Second, false, 0},
 		{"node26", 65 * time.Second, false, 0},
 		{"gunicorn", 2 * time.Second, false, 0},
 		{"uvicorn", 5 * time.Second, false, 0},
-		{"puma", 20 * time.Second, false, 0},
+		{"puma", 20*time.Second + 200*time.Millisecond, false, 0},
 		{"tomcat", 60 * time.Second, false, 100},
 		{"iis", 120 * time.Second, false, 0},
 		{"kestrel", 130 * time.Second, false, 0},
 		{"go", 0, true, 0},
 		{"jetty", 30 * time.Second, false, 0},
+		{"lighttpd", 5 * time.Second, false, 1001},
+		{"caddy", 5 * time.Minute, false, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg, err := Preset(tc.name)
@@ -43,6 +48,9 @@ func TestPresetValues(t *testing.T) {
 				if s.Text == "" {
 					t.Errorf("empty source for %s", s.Field)
 				}
+				if strings.Contains(s.Text, "/work/") || strings.Contains(s.Text, "FACTS.md") {
+					t.Errorf("source for %s cites a file outside the repository: %s", s.Field, s.Text)
+				}
 				fields[s.Field] = true
 			}
 			for _, f := range []string{"keepalive_timeout", "max_keepalive_requests", "close"} {
@@ -50,9 +58,14 @@ func TestPresetValues(t *testing.T) {
 					t.Errorf("no source for %s", f)
 				}
 			}
+			v := PresetVerified(tc.name)
+			measured := strings.HasPrefix(v, "measured: ") && strings.Contains(v, "TestRealServers/"+tc.name)
+			if !measured && !strings.HasPrefix(v, "documented only") {
+				t.Errorf("verified %q: want measured (version, TestRealServers/%s) or documented only", v, tc.name)
+			}
 		})
 	}
-	if len(PresetNames()) != 12 {
+	if len(PresetNames()) != 14 {
 		t.Errorf("PresetNames() = %v", PresetNames())
 	}
 }

@@ -70,7 +70,7 @@ matrix and check commands take them by name.`,
 		}
 		fmt.Fprintln(stdout, "Backends (a scenario's backend section overrides any of them):")
 		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "PRESET\tKEEP-ALIVE (CLOSES AT)\tADVERTISED\tMAX REQUESTS\tCLOSE")
+		fmt.Fprintln(tw, "PRESET\tKEEP-ALIVE (CLOSES AT)\tADVERTISED\tMAX REQUESTS\tCLOSE\tVERIFIED")
 		for _, n := range backends {
 			b, _ := backend.Preset(n)
 			ka := presetDur(b.KeepAliveTimeout, "off")
@@ -85,7 +85,7 @@ matrix and check commands take them by name.`,
 			if b.MaxKeepAliveRequests > 0 {
 				maxReq = strconv.Itoa(b.MaxKeepAliveRequests)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", n, ka, adv, maxReq, b.Close)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", n, ka, adv, maxReq, b.Close, verifiedShort(backend.PresetVerified(n)))
 		}
 		if err := tw.Flush(); err != nil {
 			return exitRuntime
@@ -106,8 +106,28 @@ matrix and check commands take them by name.`,
 		for _, s := range backend.PresetSources(n) {
 			fmt.Fprintf(stdout, "    %-27s %s%s\n", s.Field, assumptionMark(s.Assumption), s.Text)
 		}
+		fmt.Fprintf(stdout, "    %-27s %s\n", "verified", backend.PresetVerified(n))
+	}
+	if len(backends) > 0 {
+		fmt.Fprintln(stdout, "\nEvery backend value, its source and the real servers' figures: docs/presets.md.")
 	}
 	return exitOK
+}
+
+// verifiedShort is a backend preset's verification for the table: the
+// server and version measured ("measured: Apache 2.4.71"), or "documented
+// only".
+func verifiedShort(v string) string {
+	if what, ok := strings.CutPrefix(v, "measured: "); ok {
+		if i := strings.Index(what, " ("); i > 0 {
+			what = what[:i]
+		}
+		return "measured: " + what
+	}
+	if i := strings.Index(v, " ("); i > 0 {
+		return v[:i]
+	}
+	return v
 }
 
 func assumptionMark(a bool) string {

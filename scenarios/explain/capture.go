@@ -193,12 +193,15 @@ func (b *captureBuilder) packet(data []byte, ci gopacket.CaptureInfo, lt layers.
 	_ = pp.parser.DecodeLayers(data, &pp.decoded) // what it could not decode is left out
 	var src, dst net.IP
 	sawTCP := false
+	ipPayload := 0 // the IP payload's length on the wire, whatever the snap length kept
 	for _, l := range pp.decoded {
 		switch l {
 		case layers.LayerTypeIPv4:
 			src, dst = pp.ip4.SrcIP, pp.ip4.DstIP
+			ipPayload = int(pp.ip4.Length) - int(pp.ip4.IHL)*4
 		case layers.LayerTypeIPv6:
 			src, dst = pp.ip6.SrcIP, pp.ip6.DstIP
+			ipPayload = int(pp.ip6.Length)
 		case layers.LayerTypeTCP:
 			sawTCP = true
 		}
@@ -229,9 +232,13 @@ func (b *captureBuilder) packet(data []byte, ci gopacket.CaptureInfo, lt layers.
 		b.nextSeq++
 		b.conns[key] = c
 	}
-	// A payload the snap length cut is a gap.
-	truncated := ci.CaptureLength < ci.Length
-	c.segment(from, tcp, ci.Timestamp, truncated)
+	// A payload the snap length cut: its bytes past the cut were sent, not
+	// kept (the IP header says how many).
+	missing := 0
+	if ci.CaptureLength < ci.Length {
+		missing = max(ipPayload-int(tcp.DataOffset)*4-len(tcp.Payload), 0)
+	}
+	c.segment(from, to, tcp, ci.Timestamp, missing)
 	c.last = ci.Timestamp
 	if b.packets%retireEvery == 0 {
 		b.sweep(false)
@@ -303,6 +310,7 @@ func (b *captureBuilder) evidence() *Evidence {
 type tcpConn struct {
 	client, server string // decided by the SYN, else by who speaks HTTP first
 	decided        bool
+	ends           [2]string // its two ip:ports
 	opened         time.Time
 	dirs           map[string]*tcpDir // by sender
 	c              Conn
@@ -330,15 +338,16 @@ type tcpDir struct {
 }
 
 type earlySegment struct {
-	data []byte
-	at   time.Time
+	data    []byte
+	at      time.Time
+	missing int // bytes past the snap length's cut
 }
 
 // maxEarly bounds the bytes held for segments that came out of order.
 const maxEarly = 1 << 20
 
 func newTCPConn(from, to string, tcp *layers.TCP) *tcpConn {
-	c := &tcpConn{dirs: map[string]*tcpDir{}}
+	c := &tcpConn{dirs: map[string]*tcpDir{}, ends: [2]string{from, to}}
 	if tcp.SYN && !tcp.ACK {
 		c.client, c.server, c.decided = from, to, true
 	} else if tcp.SYN && tcp.ACK {
@@ -356,8 +365,9 @@ func (c *tcpConn) dir(sender string) *tcpDir {
 	return d
 }
 
-// segment takes one TCP segment from sender, seen at t.
-func (c *tcpConn) segment(sender string, tcp *layers.TCP, t time.Time, truncated bool) {
+// segment takes one TCP segment from sender to receiver, seen at t, its
+// last missing payload bytes cut by the snap length.
+func (c *tcpConn) segment(sender, receiver string, tcp *layers.TCP, t time.Time, missing int) {
 	if tcp.SYN && !tcp.ACK && c.opened.IsZero() {
 		c.opened = t
 	}
@@ -371,16 +381,12 @@ func (c *tcpConn) segment(sender string, tcp *layers.TCP, t time.Time, truncated
 		case bytes.HasPrefix(tcp.Payload, []byte("HTTP/1.")):
 			c.server, c.decided = sender, true
 		}
-		if c.decided {
-			for k := range c.dirs {
-				if k != sender {
-					if c.client == sender {
-						c.server = k
-					} else {
-						c.client = k
-					}
-				}
-			}
+		// The other side is the receiver (seen yet or not: a capture that
+		// starts mid-connection may show the client's bytes first).
+		if c.client == sender {
+			c.server = receiver
+		} else if c.decided {
+			c.client = receiver
 		}
 	}
 	d := c.dir(sender)
@@ -390,8 +396,8 @@ func (c *tcpConn) segment(sender string, tcp *layers.TCP, t time.Time, truncated
 			d.next++
 		}
 	}
-	if len(tcp.Payload) > 0 {
-		c.data(sender, d, tcp.Seq, tcp.Payload, t, truncated)
+	if len(tcp.Payload) > 0 || missing > 0 {
+		c.data(sender, d, tcp.Seq, tcp.Payload, t, missing)
 	}
 	if tcp.FIN && d.finAt.IsZero() {
 		d.finAt = t
@@ -405,18 +411,27 @@ func (c *tcpConn) segment(sender string, tcp *layers.TCP, t time.Time, truncated
 }
 
 // data places a payload in its direction's stream: in order, after the
-// segments held early; a retransmission's old bytes are dropped.
-func (c *tcpConn) data(sender string, d *tcpDir, seq uint32, payload []byte, t time.Time, truncated bool) {
+// segments held early; a retransmission's old bytes are dropped. The
+// payload's last missing bytes were cut by the snap length: they count in
+// the sequence space, and the stream is told of them.
+func (c *tcpConn) data(sender string, d *tcpDir, seq uint32, payload []byte, t time.Time, missing int) {
+	size := uint32(len(payload) + missing)
 	if !c.decided {
-		d.next = seq + uint32(len(payload))
+		d.next = seq + size
 		return // no HTTP seen yet on this connection
 	}
 	if int32(seq-d.next) < 0 { // some or all of it seen already
 		skip := d.next - seq
-		if skip >= uint32(len(payload)) {
+		if skip >= size {
 			return
 		}
-		payload, seq = payload[skip:], d.next
+		if skip >= uint32(len(payload)) {
+			missing -= int(skip) - len(payload)
+			payload = nil
+		} else {
+			payload = payload[skip:]
+		}
+		seq = d.next
 	}
 	if seq != d.next {
 		if d.earlyB+len(payload) > maxEarly {
@@ -424,16 +439,13 @@ func (c *tcpConn) data(sender string, d *tcpDir, seq uint32, payload []byte, t t
 			c.stream(sender, d).lost()
 			d.next, d.early, d.earlyB = seq, map[uint32]earlySegment{}, 0
 		} else {
-			d.early[seq] = earlySegment{append([]byte(nil), payload...), t}
+			d.early[seq] = earlySegment{append([]byte(nil), payload...), t, missing}
 			d.earlyB += len(payload)
 			return
 		}
 	}
-	c.deliver(sender, d, payload, t)
-	d.next += uint32(len(payload))
-	if truncated {
-		c.stream(sender, d).lost()
-	}
+	c.deliver(sender, d, payload, t, missing)
+	d.next += uint32(len(payload) + missing)
 	for {
 		e, ok := d.early[d.next]
 		if !ok {
@@ -441,14 +453,18 @@ func (c *tcpConn) data(sender string, d *tcpDir, seq uint32, payload []byte, t t
 		}
 		delete(d.early, d.next)
 		d.earlyB -= len(e.data)
-		c.deliver(sender, d, e.data, e.at)
-		d.next += uint32(len(e.data))
+		c.deliver(sender, d, e.data, e.at, e.missing)
+		d.next += uint32(len(e.data) + e.missing)
 	}
 }
 
-func (c *tcpConn) deliver(sender string, d *tcpDir, payload []byte, t time.Time) {
+func (c *tcpConn) deliver(sender string, d *tcpDir, payload []byte, t time.Time, missing int) {
 	d.dataEnd = t
-	c.stream(sender, d).feed(payload, t)
+	h := c.stream(sender, d)
+	h.feed(payload, t)
+	if missing > 0 {
+		h.skip(missing, t)
+	}
 }
 
 // stream is the HTTP stream of sender's direction.

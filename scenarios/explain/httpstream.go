@@ -70,6 +70,62 @@ func (h *httpStream) lost() {
 	h.state, h.head, h.message = stateLost, h.head[:0], nil
 }
 
+// skip accounts for n bytes that were sent but that the capture did not
+// keep (the snap length cut them), at t. Inside a body of known length
+// they are counted off; a head cut short is taken from its first line
+// (cutHead); a message whose rest cannot be counted ends here, as far as
+// the capture tells. What follows is read again from a message start.
+func (h *httpStream) skip(n int, t time.Time) {
+	switch {
+	case (h.state == stateBody || h.state == stateChunkData) && int64(n) <= h.remaining:
+		h.remaining -= int64(n)
+		if h.remaining > 0 {
+			return
+		}
+		if h.state == stateBody {
+			h.finish(t)
+		} else {
+			h.state = stateChunkCRLF
+		}
+	case h.state == stateUntilClose:
+	case h.state == stateHead && len(h.head) > 0:
+		h.cutHead(t)
+	default:
+		if h.message != nil {
+			h.finish(t)
+		}
+		h.lost()
+	}
+}
+
+// cutHead takes a head the snap length cut short from its first line: a
+// request's method, a response's status (its body's length unknown, it
+// ends here).
+func (h *httpStream) cutHead(t time.Time) {
+	line, _, _ := bytes.Cut(h.head, []byte("\r\n"))
+	f := strings.Fields(string(line))
+	ok := h.startsMessage(h.head)
+	m := message{Start: h.headStart, End: t}
+	h.lost()
+	switch {
+	case !ok || len(f) < 2:
+	case h.requests:
+		m.Method = f[0]
+		if h.onHead != nil {
+			h.onHead(m)
+		}
+	default:
+		st, err := strconv.Atoi(f[1])
+		if err != nil || st < 200 || st > 999 {
+			return // not a status, or an interim answer
+		}
+		m.Status = st
+		if h.onMessage != nil {
+			h.onMessage(m)
+		}
+	}
+}
+
 // feed gives the stream the next bytes, seen at t.
 func (h *httpStream) feed(b []byte, t time.Time) {
 	for len(b) > 0 {

@@ -364,7 +364,7 @@ func launchTomcat(w *realFiles, dir, addr string, keepAlive time.Duration, _ str
 	for _, d := range []string{"logs", "temp", "work"} {
 		w.mkdir(filepath.Join(dir, d))
 	}
-	return exec.Command("java", append(slices.Clone(jvmQuickStart), "-Dcatalina.home="+tomcatHome, "-Dcatalina.base="+dir, "-Djava.io.tmpdir="+filepath.Join(dir, "temp"),
+	return exec.Command("java", append(slices.Clone(jvmQuickStart), "-Dcatalina.home="+tomcatHome, "-Dtomcat.util.scan.StandardJarScanFilter.jarsToSkip=*.jar", "-Djava.security.egd=file:/dev/urandom", "-Dcatalina.base="+dir, "-Djava.io.tmpdir="+filepath.Join(dir, "temp"),
 		"-cp", tomcatHome+"/bin/bootstrap.jar:"+tomcatHome+"/bin/tomcat-juli.jar", "org.apache.catalina.startup.Bootstrap", "start")...)
 }
 

@@ -1,9 +1,11 @@
 package scenarios
 
 import (
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -94,12 +96,12 @@ var realServers = []realServer{
 		// closed channel's socket is released at the selector's next wake:
 		// a request written after the FIN is mostly drained for up to a
 		// second, sometimes reset at once.
-		preset: "tomcat", pkg: "tomcat10", needs: []string{"java", tomcatHome + "/bin/bootstrap.jar"}, launch: launchTomcat, ready: 90 * time.Second,
+		preset: "tomcat", pkg: "tomcat10", needs: []string{"java", tomcatHome + "/bin/bootstrap.jar"}, launch: launchTomcat, ready: 150 * time.Second,
 		documented: 60 * time.Second, tick: time.Second, styles: []string{probe.StyleLinger, probe.StyleFIN}, advertises: 1,
 		instances: []realInstance{{name: "keepAliveTimeout 1000", keepAlive: time.Second}},
 	},
 	{
-		preset: "jetty", pkg: "jetty9", needs: []string{"java", jettyHome + "/start.jar"}, launch: launchJetty, ready: 90 * time.Second,
+		preset: "jetty", pkg: "jetty9", needs: []string{"java", jettyHome + "/start.jar"}, launch: launchJetty, ready: 150 * time.Second,
 		documented: 30 * time.Second, styles: []string{probe.StyleLinger},
 		instances: []realInstance{{name: "idleTimeout 1000", keepAlive: time.Second}},
 	},
@@ -153,6 +155,9 @@ func TestRealServers(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, in := range srv.instances {
+			if !realSelected(srv.preset, in.name) {
+				continue
+			}
 			r := &run{}
 			runs[srv.preset+"/"+in.name] = r
 			wg.Go(func() {
@@ -187,6 +192,9 @@ func TestRealServers(t *testing.T) {
 			for _, in := range srv.instances {
 				t.Run(in.name, func(t *testing.T) {
 					r := runs[srv.preset+"/"+in.name]
+					if r == nil {
+						t.Skip("not started: -test.run did not select it when the servers started")
+					}
 					if r.err != nil {
 						t.Fatal(r.err)
 					}
@@ -196,6 +204,54 @@ func TestRealServers(t *testing.T) {
 			}
 		})
 	}
+}
+
+// realSelected reports whether -test.run selects TestRealServers/names...,
+// so that only the servers whose subtests run are started. It reads the
+// pattern as the testing package does, one regular expression per level
+// split at "/" (brackets and escapes aside); when unsure it says yes.
+func realSelected(names ...string) bool {
+	f := flag.Lookup("test.run")
+	if f == nil || f.Value.String() == "" {
+		return true
+	}
+	levels := splitLevels(f.Value.String())
+	for i, name := range names {
+		if i+1 >= len(levels) {
+			return true
+		}
+		re, err := regexp.Compile(levels[i+1])
+		if err != nil {
+			return true
+		}
+		if !re.MatchString(strings.ReplaceAll(name, " ", "_")) {
+			return false
+		}
+	}
+	return true
+}
+
+// splitLevels splits a -test.run pattern at the slashes outside brackets
+// and parentheses, as the testing package does.
+func splitLevels(pattern string) []string {
+	var levels []string
+	depth, start := 0, 0
+	for i := 0; i < len(pattern); i++ {
+		switch pattern[i] {
+		case '\\':
+			i++
+		case '[', '(':
+			depth++
+		case ']', ')':
+			depth--
+		case '/':
+			if depth == 0 {
+				levels = append(levels, pattern[start:i])
+				start = i + 1
+			}
+		}
+	}
+	return append(levels, pattern[start:])
 }
 
 // realEarliest is the earliest idle close the preset claims for the

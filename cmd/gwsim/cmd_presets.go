@@ -18,8 +18,11 @@ func cmdPresets(_ context.Context, args []string, stdout, stderr io.Writer) int 
 	c := newCommand("presets", "[flags] [PRESET ...]",
 		`List the gateway and backend presets with their values and where each value
 comes from (documents, or measurements; "assumption" marks what no document
-says). Scenario files select them with gateway.preset and backend.preset; the
-matrix and check commands take them by name.`,
+says). VERIFIED says whether a backend preset was measured against the real
+server (its version; the test TestRealServers) or is documented only
+(docs/presets.md has the figures). Scenario files select them with
+gateway.preset and backend.preset; the matrix and check commands take them by
+name.`,
 		`  gwsim presets
   gwsim presets aws-alb node          # one gateway and one backend, with sources
   gwsim presets --no-sources

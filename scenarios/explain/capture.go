@@ -3,6 +3,7 @@ package explain
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -63,7 +64,7 @@ func FromCapture(r io.Reader, progress func(read int64)) (*Evidence, error) {
 	var src packetSource
 	var linkOf func(gopacket.CaptureInfo) layers.LinkType
 	if bytes.Equal(head, []byte{0x0a, 0x0d, 0x0d, 0x0a}) {
-		ng, err := pcapgo.NewNgReader(br, pcapgo.NgReaderOptions{WantMixedLinkType: true})
+		ng, err := pcapgo.NewNgReader(&ngGuard{r: br}, pcapgo.NgReaderOptions{WantMixedLinkType: true})
 		if err != nil {
 			return nil, fmt.Errorf("read the pcapng capture: %w", err)
 		}
@@ -78,6 +79,9 @@ func FromCapture(r io.Reader, progress func(read int64)) (*Evidence, error) {
 		pr, err := pcapgo.NewReader(br)
 		if err != nil {
 			return nil, fmt.Errorf("read the pcap capture: %w", err)
+		}
+		if pr.Snaplen() > maxPacket {
+			pr.SetSnaplen(maxPacket) // a longer packet is an error, not gigabytes (pcapgo allocates what a header claims)
 		}
 		src = pr
 		lt := pr.LinkType()
@@ -98,6 +102,73 @@ func FromCapture(r io.Reader, progress func(read int64)) (*Evidence, error) {
 		progress(cr.n)
 	}
 	return b.evidence(), nil
+}
+
+// maxPacket bounds a packet's captured length: libpcap never keeps more
+// than 256 KiB (MAXIMUM_SNAPLEN); a corrupt header that claims more is an
+// error, so a broken file cannot make pcapgo allocate gigabytes.
+const maxPacket = 1 << 20
+
+// ngGuard passes a pcapng stream to pcapgo block by block, and fails it
+// with an error at a packet block whose captured length exceeds its block
+// or maxPacket: pcapgo allocates whatever length a block claims.
+type ngGuard struct {
+	r     *bufio.Reader
+	order binary.ByteOrder
+	left  int // bytes of the current block still to pass
+}
+
+func (g *ngGuard) Read(p []byte) (n int, err error) {
+	for n < len(p) {
+		if g.left == 0 {
+			if err = g.block(); err != nil {
+				break
+			}
+		}
+		k, e := g.r.Read(p[n:min(len(p), n+g.left)])
+		n, g.left = n+k, g.left-k
+		if e != nil || k == 0 {
+			err = e
+			break
+		}
+	}
+	if n > 0 && err != nil && !errors.Is(err, io.EOF) {
+		return n, nil // the bytes first; the error again on the next read
+	}
+	return n, err
+}
+
+// block checks the next block's header and lets it pass.
+func (g *ngGuard) block() error {
+	h, err := g.r.Peek(24) // type, length, and a packet block's captured length
+	if len(h) < 12 {
+		if len(h) == 0 {
+			return err
+		}
+		g.left = len(h) // a cut block: pcapgo reads what there is
+		return nil
+	}
+	if g.order == nil || bytes.Equal(h[:4], []byte{0x0a, 0x0d, 0x0d, 0x0a}) {
+		g.order = binary.ByteOrder(binary.LittleEndian) // a section header sets the byte order
+		if binary.BigEndian.Uint32(h[8:12]) == 0x1a2b3c4d {
+			g.order = binary.BigEndian
+		}
+	}
+	length := g.order.Uint32(h[4:8])
+	switch typ := g.order.Uint32(h[:4]); {
+	case length < 12:
+		return fmt.Errorf("pcapng block of %d bytes", length)
+	case (typ == 2 || typ == 6) && len(h) >= 24: // packet, enhanced packet
+		if n := g.order.Uint32(h[20:24]); n > length || n > maxPacket {
+			return fmt.Errorf("pcapng packet of %d bytes in a block of %d", n, length)
+		}
+	case typ == 3: // simple packet: its original length is read
+		if n := g.order.Uint32(h[8:12]); n > maxPacket {
+			return fmt.Errorf("pcapng packet of %d bytes", n)
+		}
+	}
+	g.left = int(length)
+	return nil
 }
 
 // countingReader counts what it reads, for the progress bar.
@@ -144,6 +215,11 @@ const (
 	maxDetailedConns = 2000
 )
 
+// linkTypeLinuxSLL2 is LINKTYPE_LINUX_SLL2 (276) as pcapgo reads it:
+// gopacket 1.1.19's LinkType is a uint8, so 276 arrives as 20, a number no
+// other link type has.
+const linkTypeLinuxSLL2 layers.LinkType = 276 & 0xff
+
 // packetParser decodes the layers gwsim reads into preallocated structs:
 // the hot path of a large capture (gopacket.NewPacket per packet read
 // 17 MB/s; see BenchmarkFromCapture).
@@ -184,6 +260,22 @@ func (b *captureBuilder) packet(data []byte, ci gopacket.CaptureInfo, lt layers.
 	}
 	if ci.Timestamp.After(b.end) {
 		b.end = ci.Timestamp
+	}
+	if lt == linkTypeLinuxSLL2 {
+		// Linux cooked v2, tcpdump -i any's default: a 20-byte header, its
+		// protocol first (gopacket 1.1.19 has no decoder for it).
+		if len(data) < 20 {
+			return
+		}
+		switch binary.BigEndian.Uint16(data[:2]) {
+		case 0x0800:
+			lt = layers.LinkTypeIPv4
+		case 0x86dd:
+			lt = layers.LinkTypeIPv6
+		default:
+			return
+		}
+		data = data[20:]
 	}
 	pp := b.parsers[lt]
 	if pp == nil {

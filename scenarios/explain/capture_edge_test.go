@@ -2,12 +2,14 @@ package explain
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"io"
 	"net"
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -465,5 +467,67 @@ func TestCaptureTwoInterfaces(t *testing.T) {
 	}
 	if a.Subkinds[proxy.CauseKeepaliveRace+"/rst"] != 1 || a.Subkinds[proxy.CauseKeepaliveRace+"/linger"] != 1 {
 		t.Errorf("subkinds %v", a.Subkinds)
+	}
+}
+
+// TestCaptureSLL2: any-sll2.pcap, taken with tcpdump -i any and its
+// default link type, LINUX_SLL2 (which gopacket 1.1.19 neither names nor
+// decodes): the race with a FIN, at idle 100 ms.
+func TestCaptureSLL2(t *testing.T) {
+	ev := readTestdata(t, "any-sll2.pcap")
+	if len(ev.Conns) != 1 {
+		t.Fatalf("%d connections, want 1", len(ev.Conns))
+	}
+	c := ev.Conns[0]
+	if c.Opened.IsZero() || c.Server != "127.0.0.1:23717" || len(c.Exchanges) != 2 || c.Exchanges[0].Status != 200 {
+		t.Fatalf("%s → %s opened %s: %+v", c.Client, c.Server, c.Opened, c.Exchanges)
+	}
+	if cl := onlyServerClose(t, c); cl.How != "fin" || cl.Kind != CloseIdle {
+		t.Errorf("close %+v", cl)
+	}
+	a := explainWith(ev, 100*time.Millisecond)
+	if len(a.Explanations) != 1 || a.Subkinds[proxy.CauseKeepaliveRace+"/fin"] != 1 || !within(a.Explanations[0].Idle, 100*time.Millisecond, 10*time.Millisecond) {
+		t.Fatalf("causes %v %v, explanations %+v; want one keepalive-race/fin at idle 100 ms", a.Causes, a.Subkinds, a.Explanations)
+	}
+}
+
+// TestCaptureHugeClaims: a header that claims a packet of gigabytes (a
+// corrupt file; the fuzzer's first find) is an error, read without
+// allocating what it claims: pcap and pcapng.
+func TestCaptureHugeClaims(t *testing.T) {
+	le := binary.LittleEndian
+	var pcap bytes.Buffer
+	pcap.Write([]byte{0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0})
+	pcap.Write(le.AppendUint32(nil, 0xffffffff)) // snap length
+	pcap.Write(le.AppendUint32(nil, 1))          // Ethernet
+	for _, v := range []uint32{1, 0, 0x7ffffff0, 0x7ffffff0} {
+		pcap.Write(le.AppendUint32(nil, v)) // seconds, µs, captured, original
+	}
+	pcap.WriteString("GET / HTTP/1.1\r\n\r\n")
+
+	var ng bytes.Buffer
+	block := func(typ uint32, body []byte) {
+		ng.Write(le.AppendUint32(nil, typ))
+		ng.Write(le.AppendUint32(nil, uint32(12+len(body))))
+		ng.Write(body)
+		ng.Write(le.AppendUint32(nil, uint32(12+len(body))))
+	}
+	block(0x0a0d0d0a, []byte{0x4d, 0x3c, 0x2b, 0x1a, 1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
+	block(1, []byte{1, 0, 0, 0, 0, 0, 0, 0}) // an interface: Ethernet, no snap length
+	epb := []byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+	epb = le.AppendUint32(le.AppendUint32(epb, 0x7ffffff0), 0x7ffffff0)
+	block(6, append(epb, make([]byte, 32)...))
+
+	for name, data := range map[string][]byte{"pcap": pcap.Bytes(), "pcapng": ng.Bytes()} {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		ev, err := FromCapture(bytes.NewReader(data), nil)
+		runtime.ReadMemStats(&after)
+		if err == nil || ev != nil {
+			t.Errorf("%s: %v, %v; want an error", name, ev, err)
+		}
+		if n := after.TotalAlloc - before.TotalAlloc; n > 16<<20 {
+			t.Errorf("%s: %d bytes allocated", name, n)
+		}
 	}
 }

@@ -4,9 +4,9 @@
 // backend on loopback, tcpdump, and a tiny client whose timing is exact.
 // It needs root and tcpdump. Run it from the module root:
 //
-//	go run scenarios/explain/testdata/gen.go
+//	go run scenarios/explain/testdata/gen.go [file...]
 //
-// It prints every command it runs (see README.md). Each capture is a few
+// (only the files named, when any are). It prints every command it runs (see README.md). Each capture is a few
 // KB; the timings are real, so a new run gives the same answers (idle ages
 // within a few ms) but not the same bytes.
 package main
@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -123,8 +124,28 @@ func main() {
 	// The same with 300 bytes a packet: the heads whole, the bodies cut.
 	capture("snaplen-300.pcap", []string{"-i", "lo", "-s", "300"}, "tcp port 23716", backend96, truncated, nil)
 
-	twoInterfaces()
+	// tcpdump -i any's default link type, LINUX_SLL2: the race with a FIN.
+	capture("any-sll2.pcap", []string{"-i", "any", "-s", "0"}, "tcp port 23717",
+		[][]string{{"--listen", "127.0.0.1:23717", "--keepalive-timeout", "100ms", "--close", "fin"}},
+		func() {
+			c := dial("127.0.0.1:23717")
+			c.get()
+			c.awaitClose()
+			c.send()
+			c.awaitClose()
+			c.Close()
+		}, nil)
+
+	if wanted("two-interfaces.pcapng") {
+		twoInterfaces()
+	}
 	os.Remove(gwsim)
+}
+
+// wanted reports whether name is to be made: named on the command line,
+// or none named.
+func wanted(name string) bool {
+	return len(os.Args) < 2 || slices.Contains(os.Args[1:], name)
 }
 
 // twoInterfaces writes two-interfaces.pcapng: interface 0 is lo
@@ -176,6 +197,9 @@ func twoInterfaces() {
 // capture starts the backends, then (after before, if any) tcpdump with
 // args and filter writing name, runs the client, and stops them all.
 func capture(name string, args []string, filter string, backends [][]string, clientRun, before func()) {
+	if !wanted(name) {
+		return
+	}
 	log.Printf("# %s", name)
 	var procs []*exec.Cmd
 	for _, b := range backends {

@@ -1,7 +1,10 @@
 # gwsim: one static binary in a small non-root image (about 13 MB: distroless
 # static, 2 MB, and the 11 MB binary).
-#   docker build -t gwsim .
+#   docker build --build-arg VERSION="$(git describe --tags --always --dirty)" -t gwsim .
 #   docker run --rm gwsim run                 # the seed suite
+#   docker run --rm gwsim --version           # names the commit given as VERSION
+# (.git stays out of the build context, so without VERSION the image says
+# "devel"; go install of a tagged module version knows its own.)
 #   docker run --rm gwsim backend --help
 #
 # The image is generic: docker-compose.yml picks the subcommand per service

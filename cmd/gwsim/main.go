@@ -7,6 +7,10 @@
 //	gwsim backend ...         the toy backend, standalone
 //	gwsim load ...            the load driver, standalone
 //	gwsim scenarios           the built-in scenarios
+//	gwsim probe URL           a real server's keep-alive, measured
+//	gwsim explain FILE...     every failure in journals or captures, explained
+//	gwsim logs FILE...        a gateway's own logs: every 5xx classified
+//	gwsim check, matrix       the race rule without traffic, every combination
 //	gwsim version             also gwsim --version
 //
 // Exit codes: 0 ok, 1 runtime error, 2 usage error, 3 an expectation failed,
@@ -50,10 +54,10 @@ Usage: gwsim <command> [flags]
 
 Commands:
   run        run scenarios in-process (no argument: the seed suite) and check them
-  proxy      run the gateway (Application Gateway V1/V2 profiles)
+  proxy      run the gateway (Application Gateway V1/V2, ALB, GCP, nginx, HAProxy, Envoy, ... presets)
   backend    run the toy backend (keep-alive, close style, race trap, faults)
   load       drive traffic shaped to hit the race and count every 502 and reset
-  explain    explain every failure in event journals (joins gateway and backend by 4-tuple)
+  explain    explain every failure in journals or packet captures (pcap, pcapng), with the gateway's access log
   tune       read or change a running backend's or gateway's settings (admin API)
   health     exit 0 when a URL answers 200 (container healthchecks)
   scenarios  list the built-in scenarios

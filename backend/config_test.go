@@ -129,7 +129,7 @@ func TestConfigScaled(t *testing.T) {
 
 func TestPresets(t *testing.T) {
 	names := PresetNames()
-	if want := []string{"apache", "go", "gunicorn", "iis", "jetty", "kestrel", "nginx", "node", "node26", "puma", "tomcat", "uvicorn"}; !slices.Equal(names, want) {
+	if want := []string{"apache", "caddy", "go", "gunicorn", "iis", "jetty", "kestrel", "lighttpd", "nginx", "node", "node26", "puma", "tomcat", "uvicorn"}; !slices.Equal(names, want) {
 		t.Fatalf("PresetNames() = %v, want %v", names, want)
 	}
 	if !slices.IsSorted(names) {
@@ -143,7 +143,7 @@ func TestPresets(t *testing.T) {
 		close       CloseStyle
 		forever     bool
 	}{
-		{"apache", 5 * time.Second, "timeout=5", 100, CloseLinger, false},
+		{"apache", 5 * time.Second, "timeout=5", 101, CloseLinger, false},
 		{"go", 0, "", 0, CloseFIN, true},
 		{"nginx", 75 * time.Second, "timeout=75", 1000, CloseFIN, false},
 		{"node", 6 * time.Second, "timeout=5", 0, CloseFIN, false},
@@ -168,7 +168,7 @@ func TestPresets(t *testing.T) {
 		})
 	}
 	_, err := Preset("iis6")
-	if want := `unknown backend preset "iis6" (want apache, go, gunicorn, iis, jetty, kestrel, nginx, node, node26, puma, tomcat, uvicorn)`; err == nil || err.Error() != want {
+	if want := `unknown backend preset "iis6" (want apache, caddy, go, gunicorn, iis, jetty, kestrel, lighttpd, nginx, node, node26, puma, tomcat, uvicorn)`; err == nil || err.Error() != want {
 		t.Errorf("Preset(iis6) error = %v, want %q", err, want)
 	}
 }

@@ -11,7 +11,7 @@ import (
 )
 
 // TestProbeCommand probes a standalone toy backend (Apache preset at time
-// scale 0.1: a 500 ms keep-alive, a 200 ms lingering close, 100 requests) and
+// scale 0.1: a 500 ms keep-alive, a 200 ms lingering close, 101 requests) and
 // checks the JSON contract, the verdicts and the backend section, which
 // must parse as a scenario's.
 func TestProbeCommand(t *testing.T) {
@@ -41,7 +41,7 @@ func TestProbeCommand(t *testing.T) {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	if !doc.Keepalive || doc.IdleClose == nil || *doc.IdleClose < 0.25 || *doc.IdleClose > 1 || doc.Spread == nil ||
-		doc.Style != "linger" || doc.Late != "drained" || doc.Advertised == nil || doc.Max == nil || *doc.Max != 100 {
+		doc.Style != "linger" || doc.Late != "drained" || doc.Advertised == nil || doc.Max == nil || *doc.Max != 101 {
 		t.Fatalf("probe JSON:\n%s", out)
 	}
 	found := false
@@ -60,7 +60,7 @@ func TestProbeCommand(t *testing.T) {
 	if _, err := scenarios.Parse("measured.yaml", append([]byte("name: measured\nload: {requests: 1}\n"), data...)); err != nil {
 		t.Fatalf("the backend section does not parse: %v\n%s", err, data)
 	}
-	if !strings.Contains(string(data), "close: linger") || !strings.Contains(string(data), "max_keepalive_requests: 100") {
+	if !strings.Contains(string(data), "close: linger") || !strings.Contains(string(data), "max_keepalive_requests: 101") {
 		t.Errorf("backend section:\n%s", data)
 	}
 }

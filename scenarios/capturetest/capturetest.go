@@ -32,7 +32,7 @@ func StartTcpdump(t testing.TB, port, file string) (stop func() (dropped int)) {
 		}
 		t.Skip("tcpdump not installed, or not root")
 	}
-	cmd := exec.Command(bin, "-i", "lo", "-U", "-s", "0", "-w", file, "tcp port "+port)
+	cmd := exec.Command(bin, "-i", "lo", "--immediate-mode", "-U", "-s", "0", "-w", file, "tcp port "+port)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

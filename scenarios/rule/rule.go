@@ -220,21 +220,28 @@ const (
 
 // IdleCluster is the backend keep-alive that the idle ages of failed
 // requests on reused connections point to, when nothing states it: the
-// shortest age of the cluster at the top, where, from the longest down,
-// each age is within 80% of the one above it. Races happen at the
+// shortest age of the largest cluster, a run of ages each within 80% of
+// the next longer (the longer run on a tie). Races happen at the
 // keep-alive, or later when the backend's timer runs late (its closes
 // spread upward, never below its keep-alive), so they pile up there; a
-// failure far below is a gap away and not in the cluster. It needs at
-// least 3 ages in the cluster.
+// failure far below is a gap away, and one late outlier above the pile
+// does not hide it. It needs at least 3 ages in the cluster.
 func IdleCluster(idle []time.Duration) (time.Duration, bool) {
 	s := slices.Clone(idle)
 	slices.Sort(s)
-	i := len(s) - 1
-	for i > 0 && float64(s[i-1]) >= raceClusterStep*float64(s[i]) {
-		i--
+	bestFrom, bestLen := 0, 0
+	for from := 0; from < len(s); {
+		to := from + 1
+		for to < len(s) && float64(s[to-1]) >= raceClusterStep*float64(s[to]) {
+			to++
+		}
+		if to-from >= bestLen {
+			bestFrom, bestLen = from, to-from
+		}
+		from = to
 	}
-	if len(s) == 0 || len(s)-i < raceCluster {
+	if bestLen < raceCluster {
 		return 0, false
 	}
-	return s[i], true
+	return s[bestFrom], true
 }

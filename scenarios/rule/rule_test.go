@@ -80,9 +80,9 @@ func TestRaceWindow(t *testing.T) {
 	}
 }
 
-// TestIdleCluster: the shortest age of the top cluster, each age within
-// 80% of the next longer; a failure far below is left out; fewer than
-// three in the cluster tell nothing.
+// TestIdleCluster: the shortest age of the largest cluster, each age
+// within 80% of the next longer; a failure far below is left out, and so
+// is a late outlier above; fewer than three in the cluster tell nothing.
 func TestIdleCluster(t *testing.T) {
 	ms := func(v ...int) []time.Duration {
 		var out []time.Duration
@@ -97,7 +97,10 @@ func TestIdleCluster(t *testing.T) {
 		ok   bool
 	}{
 		{ms(500, 502, 510, 120, 3), 500 * time.Millisecond, true},
-		{ms(100, 101, 99, 100, 400), 0, false}, // 400 alone at the top
+		{ms(100, 101, 99, 100, 400), 99 * time.Millisecond, true},        // 400 alone above the pile
+		{ms(100, 100, 101, 153), 100 * time.Millisecond, true},           // a race met late on a busy machine
+		{ms(100, 101, 300, 310), 0, false},                               // two runs of two
+		{ms(100, 101, 102, 300, 310, 320), 300 * time.Millisecond, true}, // a tie: the longer
 		{ms(500, 510), 0, false},
 		{nil, 0, false},
 		{ms(5000, 4100, 4500, 6000), 4100 * time.Millisecond, true},

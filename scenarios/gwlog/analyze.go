@@ -364,11 +364,3 @@ func (a *Analyzer) qualify(idle, k, floor time.Duration, named bool) (Class, str
 	}
 	return ClassOther, fmt.Sprintf("idle only %s on its connection, far less than the backend's keep-alive %s: the backend did not close it for idleness, so it is not the keep-alive race", rule.Dur(idle), rule.Dur(k))
 }
-
-func slicesMax(d []time.Duration) time.Duration {
-	var m time.Duration
-	for _, x := range d {
-		m = max(m, x)
-	}
-	return m
-}

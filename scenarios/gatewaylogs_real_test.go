@@ -129,6 +129,9 @@ func TestNginxLogsRead(t *testing.T) {
 			strings.Contains(line, "recv() failed (104: Connection reset by peer) while reading response header") ||
 			strings.Contains(line, "(104: Connection reset by peer) while sending request to upstream") ||
 			strings.Contains(line, "(32: Broken pipe) while sending request to upstream") {
+			if logged == 0 {
+				t.Logf("nginx's first race line: %s", line)
+			}
 			logged++
 		}
 	}
@@ -162,6 +165,9 @@ func TestNginxLogsRead(t *testing.T) {
 		if rec.Status != http.StatusBadGateway {
 			continue
 		}
+		if a502 == 0 {
+			t.Logf("nginx's first 502 access-log line: %s", fileLine(t, accessLog, rec.Line))
+		}
 		a502++
 		if rec.Upstream != apache || rec.UpstreamStatus != http.StatusBadGateway {
 			t.Errorf("%s:%d: 502 with upstream %q status %d, want Apache's %s and 502", filepath.Base(accessLog), rec.Line, rec.Upstream, rec.UpstreamStatus, apache)
@@ -171,6 +177,18 @@ func TestNginxLogsRead(t *testing.T) {
 	if a502 != client502 || res.Status[http.StatusBadGateway] != a502 {
 		t.Errorf("access log: %d × 502 (analysis status %v, causes %v); the client saw %d × 502", a502, res.Status, res.Causes, client502)
 	}
+}
+
+// fileLine is line n (1-based) of the file at path.
+func fileLine(t *testing.T, path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lines := strings.Split(string(b), "\n"); n >= 1 && n <= len(lines) {
+		return lines[n-1]
+	}
+	return ""
 }
 
 // haproxyLogFormat is httplog with the gateway's connection to the server
@@ -213,6 +231,9 @@ func TestHAProxyLogsRead(t *testing.T) {
 		}
 		lines++
 		if strings.HasPrefix(m[1], "SH") {
+			if sh == 0 {
+				t.Logf("HAProxy's first SH line: %s", line)
+			}
 			sh++
 		}
 	}
@@ -251,5 +272,47 @@ func TestHAProxyLogsRead(t *testing.T) {
 	case !res.KeepAliveInferred || res.KeepAlive < 75*time.Millisecond || res.KeepAlive > upper:
 		t.Errorf("keep-alive %s (%s) from %d races, want Apache's 100 ms inferred, within 75 ms to %s (125 ms and timers up to %s late)",
 			res.KeepAlive, res.KeepAliveNote, races, upper, late)
+	}
+}
+
+// realGatewayLines are lines the real gateways wrote in the tests above
+// (nginx 1.22.1, HAProxy 2.6.12 with haproxyLogFormat, Debian 12), kept
+// so that gwlog's reading of them is checked without the servers.
+var realGatewayLines = []struct {
+	name, line string
+	format     gwlog.Format
+	class      gwlog.Class
+	status     int
+	upstream   string
+	conn       string
+}{
+	{"nginx error log race", `2026/12/02 16:07:39 [error] 24169#24169: *3 upstream prematurely closed connection while reading response header from upstream, client: 127.0.0.1, server: , request: "GET / HTTP/1.1", upstream: "http://127.0.0.1:40481/", host: "127.0.0.1:43475"`,
+		gwlog.FormatNginx, gwlog.ClassRaceLikely, 0, "127.0.0.1:40481", ""},
+	{"nginx access log 502", `127.0.0.1 - - [02/Dec/2026:16:09:04 +0000] "GET / HTTP/1.1" 502 157 "-" "gwsim-load" 127.0.0.1:39189 502 0.000 0.000`,
+		gwlog.FormatNginx, gwlog.ClassOther, 502, "127.0.0.1:39189", ""},
+	{"haproxy SH", `127.0.0.1:41528 [02/Dec/2026:16:07:46.140] fe be/apache 0/0/0/-1/0 502 209 - - SH-- 1/1/0/0/0 0/0 "GET / HTTP/1.1" bi=127.0.0.1 bp=60476`,
+		gwlog.FormatHAProxy, gwlog.ClassRaceLikely, 502, "be/apache", "127.0.0.1:60476|be/apache"},
+	{"haproxy 200", `127.0.0.1:47766 [02/Dec/2026:15:35:11.398] fe be/apache 0/0/0/0/0 200 246 - - ---- 1/1/0/0/0 0/0 "GET / HTTP/1.1" bi=127.0.0.1 bp=54520`,
+		gwlog.FormatHAProxy, gwlog.ClassOK, 200, "be/apache", "127.0.0.1:54520|be/apache"},
+}
+
+// TestRealGatewayLinesRead reads the real gateways' lines, format
+// detected, as `gwsim logs` does.
+func TestRealGatewayLinesRead(t *testing.T) {
+	for _, tc := range realGatewayLines {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := gwlog.NewReader(strings.NewReader(tc.line+"\n"), tc.name, gwlog.FormatAuto)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec, err := r.Next()
+			if err != nil {
+				t.Fatalf("%v (skipped %d: %s)", err, r.Skipped(), r.FirstSkipped())
+			}
+			if r.Format() != tc.format || rec.Class != tc.class || rec.Status != tc.status || rec.Upstream != tc.upstream || rec.Conn != tc.conn {
+				t.Errorf("format %s, class %q, status %d, upstream %q, conn %q; want %s, %q, %d, %q, %q",
+					r.Format(), rec.Class, rec.Status, rec.Upstream, rec.Conn, tc.format, tc.class, tc.status, tc.upstream, tc.conn)
+			}
+		})
 	}
 }

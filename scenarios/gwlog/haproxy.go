@@ -36,6 +36,13 @@ package gwlog
 //     data transfer"): the response had begun, a reset mid-response is not
 //     the race → other; C* (the client aborted) → other; any other 5xx →
 //     other.
+//
+// What the log cannot show: HAProxy answers the race with a logged SH 502
+// only on a client connection's first request. On a later request of a
+// keep-alive client connection it closes the client connection without a
+// response and writes no log line (measured with HAProxy 2.6.12 before
+// Apache, scenarios/gatewaylogs_real_test.go), so a client that keeps
+// its connections alive meets races this log does not count.
 
 import (
 	"fmt"

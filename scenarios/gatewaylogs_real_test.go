@@ -65,19 +65,21 @@ func analyzeLog(t *testing.T, path string) ([]gwlog.Record, gwlog.Result) {
 	return recs, an.Result()
 }
 
-// sweepForRaces sweeps the gateway at addr across close until a sweep
-// meets a race (502) or attempts sweeps are done, and returns every
-// sweep's result summed and the worst timer lateness seen meanwhile.
-func sweepForRaces(t *testing.T, addr string, close time.Duration, attempts int, perConn bool) (*load.Result, time.Duration) {
+// sweepForRaces sweeps the gateway at addr across Apache's close (at
+// apache, 100 ms; measured before each sweep) until a sweep meets a race
+// (502) or attempts sweeps are done, and returns every sweep's result
+// summed and the worst timer lateness seen meanwhile.
+func sweepForRaces(t *testing.T, addr, apache string, attempts int, perConn bool) (*load.Result, time.Duration) {
 	t.Helper()
 	ctx, stopProbe := context.WithCancel(t.Context())
 	probe := startLatenessProbe(ctx)
 	defer stopProbe()
 	sum := &load.Result{Status: map[int]int{}, ClientErrors: map[string]int{}}
 	for i := 1; i <= attempts; i++ {
-		r := sweepGW(t, addr, close, logSweepFrom, logSweepTo, logSweepStep, 0, perConn)
-		t.Logf("sweep %d: %d requests in %s, status %v, client errors %v, 502 at gaps %s",
-			i, r.Requests, r.Elapsed.Round(time.Millisecond), r.Status, r.ClientErrors, gaps502(r))
+		closeAt := apacheClose(t, apache, 100*time.Millisecond)
+		r := sweepGW(t, addr, closeAt, logSweepFrom, logSweepTo, logSweepStep, 0, perConn)
+		t.Logf("sweep %d, Apache closing %s after its response: %d requests in %s, status %v, client errors %v, 502 at gaps %s",
+			i, closeAt.Round(10*time.Microsecond), r.Requests, r.Elapsed.Round(time.Millisecond), r.Status, r.ClientErrors, gaps502(r))
 		sum.Requests += r.Requests
 		for k, v := range r.Status {
 			sum.Status[k] += v
@@ -106,13 +108,11 @@ func TestNginxLogsRead(t *testing.T) {
 	bin := requireGatewayBin(t, "nginx")
 	apache := startApache(t, 100*time.Millisecond)
 	gw := startNginx(t, bin, apache, nginxGW{Keepalive: true, NextUpstreamOff: true, AccessLog: nginxAccessFormat})
-	closeAt := apacheClose(t, apache, 100*time.Millisecond)
-	t.Logf("Apache closes an idle connection %s after its response", closeAt)
-	r, _ := sweepForRaces(t, gw.Addr, closeAt, 2, false)
+	r, _ := sweepForRaces(t, gw.Addr, apache, 2, false)
 	gw.Stop(t)
 	client502 := r.Status[http.StatusBadGateway]
 	if client502 == 0 {
-		t.Fatalf("two sweeps across Apache's close (%s) met no race: nothing to read (status %v)", closeAt, r.Status)
+		t.Fatalf("two sweeps across Apache's close met no race: nothing to read (status %v)", r.Status)
 	}
 	if n := r.Requests - r.Status[http.StatusOK] - client502; n != 0 {
 		t.Errorf("%d requests neither 200 nor 502 (status %v, client errors %v)", n, r.Status, r.ClientErrors)
@@ -209,13 +209,11 @@ func TestHAProxyLogsRead(t *testing.T) {
 	bin := requireGatewayBin(t, "haproxy")
 	apache := startApache(t, 100*time.Millisecond)
 	gw := startHAProxy(t, bin, apache, haproxyGW{Reuse: "always", LogFormat: haproxyLogFormat})
-	closeAt := apacheClose(t, apache, 100*time.Millisecond)
-	t.Logf("Apache closes an idle connection %s after its response", closeAt)
-	r, late := sweepForRaces(t, gw.Addr, closeAt, 2, true)
+	r, late := sweepForRaces(t, gw.Addr, apache, 2, true)
 	out := gw.Stop(t)
 	client502 := r.Status[http.StatusBadGateway]
 	if client502 == 0 {
-		t.Fatalf("two sweeps across Apache's close (%s) met no race: nothing to read (status %v)", closeAt, r.Status)
+		t.Fatalf("two sweeps across Apache's close met no race: nothing to read (status %v)", r.Status)
 	}
 
 	// HAProxy's stdout is its log, as is: gwlog reads every line.

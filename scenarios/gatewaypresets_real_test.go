@@ -239,8 +239,6 @@ func TestGatewayPresetsReal(t *testing.T) {
 	nginxBin := requireGatewayBin(t, "nginx")
 	haproxyBin := requireGatewayBin(t, "haproxy")
 	apache := startLoggedApache(t, 100*time.Millisecond)
-	closeAt := apacheClose(t, apache.Addr, 100*time.Millisecond)
-	t.Logf("Apache closes an idle connection %s after its response", closeAt)
 	for _, c := range presetCases {
 		t.Run(c.name, func(t *testing.T) {
 			p, err := proxy.LookupProfile(c.preset)
@@ -262,6 +260,7 @@ func TestGatewayPresetsReal(t *testing.T) {
 			}
 			var real502, sim502, realReq, simReq int
 			for _, l := range presetLoads {
+				closeAt := apacheClose(t, apache.Addr, 100*time.Millisecond)
 				var real gwFigures
 				if c.nginx != nil {
 					real = realNginxFigures(t, nginxBin, apache, *c.nginx, closeAt, l)
@@ -269,11 +268,14 @@ func TestGatewayPresetsReal(t *testing.T) {
 					real = realHAProxyFigures(t, haproxyBin, apache, *c.haproxy, closeAt, l)
 				}
 				sim := presetFigures(t, p, apache, closeAt, l)
-				t.Logf("%s:\n  real:   %s, client saw %s\n  %-7s %s, client saw %s", l.name, real, real.seen(), c.preset+":", sim, sim.seen())
+				t.Logf("%s, Apache closing %s after its response:\n  real:   %s, client saw %s\n  %-7s %s, client saw %s", l.name, closeAt.Round(10*time.Microsecond), real, real.seen(), c.preset+":", sim, sim.seen())
 				if n := real.Status[http.StatusOK] + real.failures(); n != real.Requests {
 					t.Errorf("%s: real gateway answered %d of %d requests 200 or with the race's failure (status %v)", l.name, n, real.Requests, real.Status)
 				}
-				if (real.Reused > 0) != (sim.Reused > 0) {
+				// Whether the gateway reuses at all: 0 on one side against 3
+				// or more on the other (a sweep whose gaps a busy machine
+				// stretched past Apache's close reuses little anyway).
+				if (real.Reused == 0 && sim.Reused >= 3) || (sim.Reused == 0 && real.Reused >= 3) {
 					differ(l, "reuse", "real: %d of %d requests on a reused connection; preset: %d of %d", real.Reused, real.Sent, sim.Reused, sim.Sent)
 				}
 				if real.Races == 0 && sim.Races == 0 {

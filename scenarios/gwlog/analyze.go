@@ -344,13 +344,14 @@ func (a *Analyzer) Result() Result {
 // qualify is a race-likely failure's final class: the race when its idle
 // gap fits the backend closing the connection at its keep-alive (at least
 // floor: the shortest of the cluster the keep-alive was inferred from, or
-// the stated keep-alive less a tenth, the same bound as the explanation of
-// journals and captures), other when the gap is far shorter (the backend
-// did not close it for idleness), and still race-likely when nothing
-// tells.
+// the stated keep-alive less a quarter: a log's times are the gateway's,
+// moved by its own delays by tens of milliseconds on a busy gateway, where
+// a capture's wire times allow a tenth), other when the gap is far shorter
+// (the backend did not close it for idleness), and still race-likely when
+// nothing tells.
 func (a *Analyzer) qualify(idle, k, floor time.Duration, named bool) (Class, string) {
 	if floor <= 0 {
-		floor = k - k/10
+		floor = k - k/4
 	}
 	switch {
 	case !named:

@@ -229,7 +229,8 @@ var knownDisagreements = map[string]string{
 // gwsim preset under the same sweeps and compares them: what the client
 // sees when the race hits, whether the race's request is sent again,
 // whether requests go out on reused connections at all, and the 502 rate
-// over the loads where both answer the race with 502 (within 3×). A
+// over the loads where both answer the race with 502 (within 3×, when
+// there are 10 or more 502s in all). A
 // disagreement in knownDisagreements is logged, any other fails. A side
 // that met no race compares only when it reused connections and the
 // other met 3 races or more (else the sweep missed Apache's close).
@@ -307,6 +308,11 @@ func TestGatewayPresetsReal(t *testing.T) {
 			}
 			rr, sr := float64(real502)/float64(realReq), float64(sim502)/float64(simReq)
 			t.Logf("502 rate where both answer the race with 502: real %.3f (%d/%d), preset %.3f (%d/%d)", rr, real502, realReq, sr, sim502, simReq)
+			// A rate of a handful of 502s is too noisy for a factor of 3.
+			if real502+sim502 < 10 {
+				t.Logf("%d 502s in all: too few to compare the rates", real502+sim502)
+				return
+			}
 			if rr > 3*sr || sr > 3*rr {
 				t.Errorf("502 rate: real %.3f (%d/%d), the %s preset %.3f (%d/%d): not within 3×", rr, real502, realReq, c.preset, sr, sim502, simReq)
 			}

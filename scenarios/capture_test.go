@@ -6,10 +6,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/gopacket/pcapgo"
 	"github.com/gwsim/gwsim/proxy"
 	"github.com/gwsim/gwsim/scenarios/capturetest"
 	"github.com/gwsim/gwsim/scenarios/explain"
@@ -149,11 +152,68 @@ expect: {status: {"502": ">0"}}
 		}
 		t.Errorf("capture causes %v, want keepalive-race %d (nginx's upstream failures)", a.Causes, logged)
 	}
+	var idle []time.Duration
 	for _, x := range a.Explanations {
 		if x.Idle < 95*time.Millisecond || x.Idle > 200*time.Millisecond {
 			t.Errorf("a race on a connection idle %s, not at Apache's 100 ms close", x.Idle)
 		}
+		idle = append(idle, x.Idle)
 	}
+	slices.Sort(idle)
+	if m := idle[len(idle)/2]; m < 95*time.Millisecond || m > 105*time.Millisecond {
+		t.Errorf("median idle age of the races %s, want Apache's 100 ms ± 5%%", m)
+	}
+	// The same packets as pcapng give the same answer.
+	ng := readCapture(t, toPcapng(t, file))
+	ng.Backend = ev.Backend
+	b := explain.Explain(ng)
+	if !reflect.DeepEqual(a.Causes, b.Causes) || len(a.Explanations) != len(b.Explanations) {
+		t.Errorf("as pcapng: causes %v, %d explanations; as pcap: %v, %d", b.Causes, len(b.Explanations), a.Causes, len(a.Explanations))
+	}
+	for i := range min(len(a.Explanations), len(b.Explanations)) {
+		if x, y := a.Explanations[i], b.Explanations[i]; x.Idle != y.Idle || x.Local != y.Local || x.Delta != y.Delta {
+			t.Errorf("explanation %d as pcapng: %s idle %s Δ %s; as pcap: %s idle %s Δ %s", i, y.Local, y.Idle, y.Delta, x.Local, x.Idle, x.Delta)
+		}
+	}
+}
+
+// toPcapng writes the packets of the pcap file to a pcapng file beside it
+// (one interface, the same link type and times) and returns its path.
+func toPcapng(t *testing.T, file string) string {
+	t.Helper()
+	in, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	r, err := pcapgo.NewReader(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := strings.TrimSuffix(file, ".pcap") + ".pcapng"
+	out, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	w, err := pcapgo.NewNgWriter(out, r.LinkType())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		data, ci, err := r.ReadPacketData()
+		if err != nil {
+			break
+		}
+		ci.InterfaceIndex = 0
+		if err := w.WritePacket(ci, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // readCapture is the evidence of the capture in file.

@@ -260,6 +260,8 @@ func TestGatewayPresetsReal(t *testing.T) {
 			var real502, sim502, realReq, simReq int
 			for _, l := range presetLoads {
 				closeAt := apacheClose(t, apache.Addr, 100*time.Millisecond)
+				pctx, stopProbe := context.WithCancel(t.Context())
+				probe := startLatenessProbe(pctx)
 				var real gwFigures
 				if c.nginx != nil {
 					real = realNginxFigures(t, nginxBin, apache, *c.nginx, closeAt, l)
@@ -267,6 +269,19 @@ func TestGatewayPresetsReal(t *testing.T) {
 					real = realHAProxyFigures(t, haproxyBin, apache, *c.haproxy, closeAt, l)
 				}
 				sim := presetFigures(t, p, apache, closeAt, l)
+				stopProbe()
+				late, _ := probe.result() // the 99th percentile: one pause is not a busy machine
+				// One side with none (no reuse, no race) against some on
+				// the other is the gateways' difference only when timers
+				// ran on time: late ones stretch a sweep's gaps past
+				// Apache's close, where nothing is reused.
+				oneSided := func(l presetLoad, aspect, format string, args ...any) {
+					if late > 10*time.Millisecond {
+						t.Logf("inconclusive, with timers %s late (99th percentile): %s, %s: %s", late, l.name, aspect, fmt.Sprintf(format, args...))
+						return
+					}
+					differ(l, aspect, format, args...)
+				}
 				t.Logf("%s, Apache closing %s after its response:\n  real:   %s, client saw %s\n  %-7s %s, client saw %s", l.name, closeAt.Round(10*time.Microsecond), real, real.seen(), c.preset+":", sim, sim.seen())
 				if n := real.Status[http.StatusOK] + real.failures(); n != real.Requests {
 					t.Errorf("%s: real gateway answered %d of %d requests 200 or with the race's failure (status %v)", l.name, n, real.Requests, real.Status)
@@ -275,7 +290,7 @@ func TestGatewayPresetsReal(t *testing.T) {
 				// or more on the other (a sweep whose gaps a busy machine
 				// stretched past Apache's close reuses little anyway).
 				if (real.Reused == 0 && sim.Reused >= 3) || (sim.Reused == 0 && real.Reused >= 3) {
-					differ(l, "reuse", "real: %d of %d requests on a reused connection; preset: %d of %d", real.Reused, real.Sent, sim.Reused, sim.Sent)
+					oneSided(l, "reuse", "real: %d of %d requests on a reused connection; preset: %d of %d", real.Reused, real.Sent, sim.Reused, sim.Sent)
 				}
 				if real.Races == 0 && sim.Races == 0 {
 					continue
@@ -287,7 +302,9 @@ func TestGatewayPresetsReal(t *testing.T) {
 					t.Logf("%s: races %d real (%d reused), %d preset (%d reused): too few to compare", l.name, real.Races, real.Reused, sim.Races, sim.Reused)
 					continue
 				}
-				if real.seen() != sim.seen() {
+				if real.seen() != sim.seen() && (real.Races == 0 || sim.Races == 0) {
+					oneSided(l, "seen", "the client saw %s from the real gateway, %s from the preset", real.seen(), sim.seen())
+				} else if real.seen() != sim.seen() {
 					differ(l, "seen", "the client saw %s from the real gateway, %s from the preset", real.seen(), sim.seen())
 				}
 				// Whether the gateway hides the race from the client by

@@ -32,7 +32,7 @@ var Causes = []string{CauseNone, CauseKeepaliveRace, CauseBackendResetMidRequest
 	CauseBackendTimeout, CauseConnectRefused, CauseConnectFailed, CauseNoLiveBackend, CauseClientClosed,
 	CauseClientBadRequest, CauseClientTimeout, CauseGatewayShutdown}
 
-// error_info values of the Application Gateway V2 access log (FACTS.md).
+// error_info values of the Application Gateway V2 access log (its documentation: docs/presets.md).
 const (
 	ErrorInfoNone             = "ERRORINFO_NO_ERROR"
 	ErrorInfoClosedConnection = "ERRORINFO_UPSTREAM_CLOSED_CONNECTION"

@@ -6,7 +6,7 @@ import (
 )
 
 // Source says where one preset value comes from. Assumption marks a value
-// gwsim chose where the documents we found say nothing (FACTS.md "n/d"), so
+// gwsim chose where the documents we found say nothing ("n/d" in docs/presets.md), so
 // users can check and override it.
 type Source struct {
 	Field      string // the scenario schema's key: backend_idle_timeout, race_status, ...
@@ -17,6 +17,26 @@ type Source struct {
 // ProfileSources returns the sources of preset name's values, in the order
 // `gwsim presets` prints them; nil for an unknown name.
 func ProfileSources(name string) []Source { return profileSources[name] }
+
+// ProfileVerified says how preset name was checked: "measured: ..." against
+// the real gateway on loopback (TestGatewayPresetsReal in package
+// scenarios, before real Apache), with what differs, or "documented only"
+// for a gateway that cannot run here.
+func ProfileVerified(name string) string {
+	if v, ok := profileVerified[name]; ok {
+		return v
+	}
+	return "documented only (its values come from its documentation; not measured against the real gateway here: a managed one cannot run here, and Traefik, Caddy and Envoy as gateways are not measured yet)"
+}
+
+var profileVerified = map[string]string{
+	"nginx": "measured: nginx 1.22.1 (TestGatewayPresetsReal: without upstream keepalive nothing is reused, as the preset)",
+	"nginx-pooling": "measured: nginx 1.22.1 (TestGatewayPresetsReal: with upstream keepalive, GET races are retried and POST races answered 502, as the preset; " +
+		"with proxy_next_upstream off every race is a 502, at a rate within 3× of the preset's)",
+	"haproxy": "measured, with two differences: HAProxy 2.6.12 (TestGatewayPresetsReal): on a client connection's later request HAProxy answers the race " +
+		"by closing the client connection without a status (the client sees EOF, and the log has no line) where the preset answers 502; " +
+		"its default http-reuse safe never sends a client connection's first request on a reused server connection, where the preset does (so it can race)",
+}
 
 func doc(field, text string) Source    { return Source{Field: field, Text: text} }
 func assume(field, text string) Source { return Source{Field: field, Text: text, Assumption: true} }
@@ -42,7 +62,7 @@ const (
 
 // profiles holds the built-in gateway presets. Every value carries its
 // source in a comment, and the same source as data in profileSources for
-// `gwsim presets`; /work/shared/FACTS.md collects them. "assumption:" marks
+// `gwsim presets`; docs/presets.md collects them. "assumption:" marks
 // what no document says.
 var profiles = map[string]Profile{
 	"appgw-v1": {
@@ -80,8 +100,8 @@ var profiles = map[string]Profile{
 		ClientRequestTimeout: 60 * time.Second,          // Troubleshoot ALB: 408 when the client sent no data before the 60 s idle timeout
 		TimeoutStatus:        http.StatusGatewayTimeout, // Troubleshoot ALB: 504
 		RaceStatus:           http.StatusBadGateway,     // Troubleshoot ALB: 502, target closed the connection with RST or FIN while the LB had an outstanding request
-		ClientClosedStatus:   460,                       // assumption: ALB access logs use 460 (not in FACTS.md)
-		Retry:                RetryNone,                 // none documented (FACTS.md)
+		ClientClosedStatus:   460,                       // assumption: ALB access logs use 460 (no vendor document found)
+		Retry:                RetryNone,                 // none documented
 		PoolOrder:            LIFO,                      // assumption: not documented
 	},
 	"aws-clb": {
@@ -102,7 +122,7 @@ var profiles = map[string]Profile{
 		BackendIdleTimeout:   600 * time.Second,     // GCP request distribution docs: backend keep-alive 600 s, fixed (backend must exceed it; 620 s is common practice)
 		RequestTimeout:       30 * time.Second,      // GCP backend service timeout default 30 s
 		ClientRequestTimeout: 60 * time.Second,      // assumption: not documented: 60 s like Application Gateway
-		TimeoutStatus:        http.StatusBadGateway, // assumption: FACTS.md gives no status; third-party write-ups show 502 statusDetails backend_timeout
+		TimeoutStatus:        http.StatusBadGateway, // assumption: no document gives the status; third-party write-ups show 502 statusDetails backend_timeout
 		RaceStatus:           http.StatusBadGateway, // GCP: 502 backend_connection_closed_before_data_sent_to_client
 		ClientClosedStatus:   0,                     // assumption: not documented
 		Retry:                RetryNone,             // assumption: n/d, modelled as none
@@ -121,7 +141,7 @@ var profiles = map[string]Profile{
 		TimeoutStatus:           http.StatusGatewayTimeout, // nginx: 504 on proxy_read_timeout
 		TimeoutTriesOtherMember: true,                      // nginx docs: proxy_next_upstream error timeout (default)
 		RaceStatus:              http.StatusBadGateway,     // nginx: 502 "upstream prematurely closed connection"
-		ClientClosedStatus:      499,                       // assumption: nginx's own 499 (not in FACTS.md)
+		ClientClosedStatus:      499,                       // assumption: nginx's own 499 (no vendor document found)
 		Retry:                   RetryIdempotent,           // nginx docs: proxy_next_upstream error timeout; not POST/PATCH/LOCK once sent
 		PoolOrder:               LIFO,                      // assumption: ngx_http_upstream_keepalive caches connections in a queue, most recent first
 	},
@@ -134,7 +154,7 @@ var profiles = map[string]Profile{
 		TimeoutStatus:           http.StatusGatewayTimeout, // nginx: 504
 		TimeoutTriesOtherMember: true,                      // nginx docs: proxy_next_upstream error timeout (default)
 		RaceStatus:              http.StatusBadGateway,     // nginx: 502 "upstream prematurely closed connection"
-		ClientClosedStatus:      499,                       // assumption: nginx's own 499 (not in FACTS.md)
+		ClientClosedStatus:      499,                       // assumption: nginx's own 499 (no vendor document found)
 		Retry:                   RetryIdempotent,           // nginx docs: proxy_next_upstream error timeout; not POST/PATCH/LOCK once sent
 		PoolOrder:               LIFO,                      // assumption: most recently used first
 	},
@@ -154,7 +174,7 @@ var profiles = map[string]Profile{
 		Name:                 "envoy",
 		ClientKeepAlive:      time.Hour,                     // Envoy timeout FAQ: HTTP connection manager idle_timeout 1 h
 		BackendIdleTimeout:   time.Hour,                     // Envoy timeout FAQ: cluster idle_timeout 1 h
-		RequestTimeout:       15 * time.Second,              // assumption: route timeout default 15 s (Envoy docs; not in FACTS.md)
+		RequestTimeout:       15 * time.Second,              // assumption: route timeout default 15 s (Envoy docs)
 		ClientRequestTimeout: 5 * time.Minute,               // Envoy timeout FAQ: stream_idle_timeout 5 min (request_timeout and request_headers_timeout off by default)
 		TimeoutStatus:        http.StatusGatewayTimeout,     // Envoy: 504 UT
 		RaceStatus:           http.StatusServiceUnavailable, // Envoy: 503 UC (upstream connection termination)
@@ -170,13 +190,13 @@ var profiles = map[string]Profile{
 		ClientRequestTimeout: 60 * time.Second,          // assumption: Traefik reference: entryPoints respondingTimeouts.readTimeout 60 s; the 408 is an assumption
 		TimeoutStatus:        http.StatusGatewayTimeout, // Traefik: 504 if a time-out is set
 		RaceStatus:           http.StatusBadGateway,     // Traefik: 502
-		ClientClosedStatus:   499,                       // assumption: Traefik logs 499 (not in FACTS.md)
+		ClientClosedStatus:   499,                       // assumption: Traefik logs 499 (no vendor document found)
 		Retry:                RetryIdempotent,           // Go http.Transport replays idempotent requests on a reused connection
 		PoolOrder:            LIFO,                      // Go http.Transport reuses the most recent idle connection
 	},
 	"caddy": {
 		Name:                 "caddy",
-		ClientKeepAlive:      5 * time.Minute,           // assumption: FACTS.md has none; Caddy's server idle_timeout default 5 min
+		ClientKeepAlive:      5 * time.Minute,           // assumption: no document found; Caddy's server idle_timeout default 5 min
 		BackendIdleTimeout:   2 * time.Minute,           // caddy reverseproxy defaults: keepalive idle 2 min
 		RequestTimeout:       time.Hour,                 // assumption: no response time-out by default; modelled as 1 h
 		ClientRequestTimeout: time.Minute,               // assumption: caddy server read_header_timeout 1 min; no body time-out is modelled as the same
@@ -190,7 +210,7 @@ var profiles = map[string]Profile{
 		Name:                 "cloudflare",
 		ClientKeepAlive:      400 * time.Second, // Cloudflare connection limits: client keep-alive 400 s
 		BackendIdleTimeout:   900 * time.Second, // Cloudflare connection limits: origin idle 900 s
-		RequestTimeout:       100 * time.Second, // assumption: the 100 s proxy read time-out (not in FACTS.md)
+		RequestTimeout:       100 * time.Second, // assumption: the 100 s proxy read time-out (no vendor document found)
 		ClientRequestTimeout: 100 * time.Second, // assumption: not documented: the 100 s proxy read time-out
 		TimeoutStatus:        524,               // Cloudflare: 524
 		RaceStatus:           520,               // Cloudflare: 52x; assumption: 520 (empty or unexpected response)
@@ -211,7 +231,7 @@ var profileSources = map[string][]Source{
 		doc(fTimeout, "troubleshooting-502: V1 answers 502 at the request time-out"),
 		doc(fOther, "troubleshooting-502: V1 tries no other member"),
 		doc(fRace, "seed article: 502 when the backend closed a reused connection"),
-		assume(fRetry, "not documented (FACTS.md n/d): modelled as none"),
+		assume(fRetry, "not documented: modelled as none"),
 		assume(fOrder, "not documented: LIFO"),
 		doc(fClientGone, "http-response-codes: V1 logs 0 when the client closed first"),
 	},
@@ -223,7 +243,7 @@ var profileSources = map[string][]Source{
 		doc(fTimeout, "http-response-codes: 504 after the second member"),
 		doc(fOther, "troubleshooting-502: a timed-out request is tried on a second backend pool member"),
 		doc(fRace, "monitoring data reference: 502 ERRORINFO_UPSTREAM_CLOSED_CONNECTION"),
-		assume(fRetry, "not documented (FACTS.md n/d): modelled as none"),
+		assume(fRetry, "not documented: modelled as none"),
 		assume(fOrder, "not documented: LIFO"),
 		doc(fClientGone, "http-response-codes: 499 ERRORINFO_CLIENT_CLOSED_REQUEST"),
 	},
@@ -237,7 +257,7 @@ var profileSources = map[string][]Source{
 		doc(fRace, "Troubleshoot ALB: 502, the target closed the connection with a TCP RST or FIN while the load balancer had an outstanding request"),
 		doc(fRetry, "none documented"),
 		assume(fOrder, "not documented: LIFO"),
-		assume(fClientGone, "ALB access logs use 460 (not in FACTS.md)"),
+		assume(fClientGone, "ALB access logs use 460 (no vendor document found)"),
 	},
 	"aws-clb": {
 		doc(fClientKA, "CLB idle timeout 60 s"),
@@ -256,7 +276,7 @@ var profileSources = map[string][]Source{
 		doc(fIdle, "GCP request distribution docs: backend keep-alive 600 s, fixed; the backend must exceed it (620 s is common practice)"),
 		doc(fRequest, "GCP: backend service timeout default 30 s"),
 		assume(fClientReq, "not documented: 60 s like Application Gateway"),
-		assume(fTimeout, "FACTS.md gives no status: 502 (statusDetails backend_timeout in third-party write-ups)"),
+		assume(fTimeout, "no document gives the status: 502 (statusDetails backend_timeout in third-party write-ups)"),
 		assume(fOther, "not modelled: no other member"),
 		doc(fRace, "GCP: 502 backend_connection_closed_before_data_sent_to_client"),
 		assume(fRetry, "n/d: modelled as none"),
@@ -273,7 +293,7 @@ var profileSources = map[string][]Source{
 		doc(fRace, "nginx: 502 \"upstream prematurely closed connection\""),
 		doc(fRetry, "nginx docs: proxy_next_upstream error timeout; not POST/PATCH/LOCK once sent"),
 		assume(fOrder, "the upstream keepalive cache hands out the most recent connection first"),
-		assume(fClientGone, "nginx's own 499 (not in FACTS.md)"),
+		assume(fClientGone, "nginx's own 499 (no vendor document found)"),
 	},
 	"nginx-pooling": {
 		doc(fClientKA, "nginx docs: keepalive_timeout 75s"),
@@ -285,7 +305,7 @@ var profileSources = map[string][]Source{
 		doc(fRace, "nginx: 502 \"upstream prematurely closed connection\""),
 		doc(fRetry, "nginx docs: proxy_next_upstream error timeout; not POST/PATCH/LOCK once sent"),
 		assume(fOrder, "most recently used first"),
-		assume(fClientGone, "nginx's own 499 (not in FACTS.md)"),
+		assume(fClientGone, "nginx's own 499 (no vendor document found)"),
 	},
 	"haproxy": {
 		assume(fClientKA, "timeout http-keep-alive has no default and falls back to timeout client: 50 s in Debian's shipped haproxy.cfg"),
@@ -302,7 +322,7 @@ var profileSources = map[string][]Source{
 	"envoy": {
 		doc(fClientKA, "Envoy timeout FAQ: connection manager idle_timeout 1 h"),
 		doc(fIdle, "Envoy timeout FAQ: cluster idle_timeout 1 h"),
-		assume(fRequest, "route timeout default 15 s (Envoy docs; not in FACTS.md)"),
+		assume(fRequest, "route timeout default 15 s (Envoy docs)"),
 		doc(fClientReq, "Envoy timeout FAQ: stream_idle_timeout 5 min (request_timeout and request_headers_timeout off by default)"),
 		doc(fTimeout, "Envoy: 504 UT"),
 		assume(fOther, "no retry policy by default: no other member"),
@@ -321,10 +341,10 @@ var profileSources = map[string][]Source{
 		doc(fRace, "Traefik: 502"),
 		doc(fRetry, "Go http.Transport replays idempotent requests that fail on a reused connection"),
 		doc(fOrder, "Go http.Transport reuses the most recent idle connection"),
-		assume(fClientGone, "Traefik logs 499 (not in FACTS.md)"),
+		assume(fClientGone, "Traefik logs 499 (no vendor document found)"),
 	},
 	"caddy": {
-		assume(fClientKA, "FACTS.md has none: Caddy's server idle_timeout default 5 min"),
+		assume(fClientKA, "no document found: Caddy's server idle_timeout default 5 min"),
 		doc(fIdle, "caddy reverseproxy defaults: keep-alive idle 2 min"),
 		assume(fRequest, "no response time-out by default: modelled as 1 h"),
 		assume(fClientReq, "caddy server read_header_timeout 1 min; no body time-out is modelled as the same"),
@@ -338,7 +358,7 @@ var profileSources = map[string][]Source{
 	"cloudflare": {
 		doc(fClientKA, "Cloudflare connection limits: client keep-alive 400 s"),
 		doc(fIdle, "Cloudflare connection limits: origin idle 900 s"),
-		assume(fRequest, "the 100 s proxy read time-out (not in FACTS.md)"),
+		assume(fRequest, "the 100 s proxy read time-out (no vendor document found)"),
 		assume(fClientReq, "not documented: the 100 s proxy read time-out"),
 		doc(fTimeout, "Cloudflare: 524"),
 		assume(fOther, "no other member"),

@@ -18,8 +18,9 @@ func cmdPresets(_ context.Context, args []string, stdout, stderr io.Writer) int 
 	c := newCommand("presets", "[flags] [PRESET ...]",
 		`List the gateway and backend presets with their values and where each value
 comes from (documents, or measurements; "assumption" marks what no document
-says). VERIFIED says whether a backend preset was measured against the real
-server (its version; the test TestRealServers) or is documented only
+says). VERIFIED says whether a preset was measured against the real server or
+gateway on loopback (its version; the tests TestRealServers and
+TestGatewayPresetsReal, with any difference found) or is documented only
 (docs/presets.md has the figures). Scenario files select them with
 gateway.preset and backend.preset; the matrix and check commands take them by
 name.`,
@@ -53,15 +54,15 @@ name.`,
 	if len(gateways) > 0 {
 		fmt.Fprintln(stdout, "Gateways (real-world values; a scenario's gateway section overrides any of them):")
 		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "PRESET\tCLIENT KEEP-ALIVE\tBACKEND IDLE\tREQUEST TIMEOUT\tON TIMEOUT\tON RACE\tRETRY\tPOOL")
+		fmt.Fprintln(tw, "PRESET\tCLIENT KEEP-ALIVE\tBACKEND IDLE\tREQUEST TIMEOUT\tON TIMEOUT\tON RACE\tRETRY\tPOOL\tVERIFIED")
 		for _, n := range gateways {
 			p, _ := proxy.LookupProfile(n)
 			onTimeout := strconv.Itoa(p.TimeoutStatus)
 			if p.TimeoutTriesOtherMember {
 				onTimeout = "next member, then " + onTimeout
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", n, presetDur(p.ClientKeepAlive, "none"), gatewayIdleWords(p.BackendIdleTimeout),
-				presetDur(p.RequestTimeout, "none"), onTimeout, p.RaceStatus, p.Retry, p.PoolOrder)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", n, presetDur(p.ClientKeepAlive, "none"), gatewayIdleWords(p.BackendIdleTimeout),
+				presetDur(p.RequestTimeout, "none"), onTimeout, p.RaceStatus, p.Retry, p.PoolOrder, verifiedShort(proxy.ProfileVerified(n)))
 		}
 		if err := tw.Flush(); err != nil {
 			return exitRuntime
@@ -103,6 +104,7 @@ name.`,
 		for _, s := range proxy.ProfileSources(n) {
 			fmt.Fprintf(stdout, "    %-27s %s%s\n", s.Field, assumptionMark(s.Assumption), s.Text)
 		}
+		fmt.Fprintf(stdout, "    %-27s %s\n", "verified", proxy.ProfileVerified(n))
 	}
 	for _, n := range backends {
 		fmt.Fprintf(stdout, "  backend %s:\n", n)
@@ -111,9 +113,7 @@ name.`,
 		}
 		fmt.Fprintf(stdout, "    %-27s %s\n", "verified", backend.PresetVerified(n))
 	}
-	if len(backends) > 0 {
-		fmt.Fprintln(stdout, "\nEvery backend value, its source and the real servers' figures: docs/presets.md.")
-	}
+	fmt.Fprintln(stdout, "\nEvery value, its source and the real servers' and gateways' figures: docs/presets.md.")
 	return exitOK
 }
 
@@ -121,6 +121,12 @@ name.`,
 // server and version measured ("measured: Apache 2.4.71"), or "documented
 // only".
 func verifiedShort(v string) string {
+	if what, ok := strings.CutPrefix(v, "measured, with two differences: "); ok {
+		if i := strings.Index(what, " ("); i > 0 {
+			what = what[:i]
+		}
+		return "measured: " + what + ", 2 differences"
+	}
 	if what, ok := strings.CutPrefix(v, "measured: "); ok {
 		if i := strings.Index(what, " ("); i > 0 {
 			what = what[:i]

@@ -33,7 +33,7 @@ var profileVerified = map[string]string{
 	"nginx": "measured: nginx 1.22.1 (TestGatewayPresetsReal: without upstream keepalive nothing is reused, as the preset)",
 	"nginx-pooling": "measured: nginx 1.22.1 (TestGatewayPresetsReal: with upstream keepalive, GET races are retried and POST races answered 502, as the preset; " +
 		"with proxy_next_upstream off every race is a 502, at a rate within 3× of the preset's)",
-	"haproxy": "measured, with two differences: HAProxy 2.6.12 (TestGatewayPresetsReal): on a client connection's later request HAProxy answers the race " +
+	"haproxy": "measured: HAProxy 2.6.12, 2 differences (TestGatewayPresetsReal): on a client connection's later request HAProxy answers the race " +
 		"by closing the client connection without a status (the client sees EOF, and the log has no line) where the preset answers 502; " +
 		"its default http-reuse safe never sends a client connection's first request on a reused server connection, where the preset does (so it can race)",
 }

@@ -224,7 +224,7 @@ func readCapture(t *testing.T, file string) *explain.Evidence {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	ev, err := explain.FromCapture(f, nil)
+	ev, err := explain.FromCapture(f)
 	if err != nil {
 		t.Fatal(err)
 	}

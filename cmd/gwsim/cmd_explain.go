@@ -91,18 +91,9 @@ which say what the client was sent.`,
 			return code
 		}
 		if explain.IsCapture(head[:n]) {
-			var progress func(int64)
-			if tty, ok := stderr.(*os.File); ok && isTerminal(tty) {
-				var size int64
-				if st, err := f.Stat(); err == nil {
-					size = st.Size()
-				}
-				progress = func(read int64) {
-					fmt.Fprintf(stderr, "\rreading %s: %d MB of %d MB", path, read>>20, size>>20)
-				}
-				defer fmt.Fprintln(stderr)
-			}
-			ev, err := explain.FromCapture(f, progress)
+			in, done := withProgress(f, path, stderr)
+			ev, err := explain.FromCapture(in)
+			done()
 			f.Close()
 			if err != nil {
 				fmt.Fprintf(stderr, "gwsim explain: %s: %v\n", path, err)
@@ -147,7 +138,7 @@ which say what the client was sent.`,
 			code, _ := c.usageError(stderr, "--access-log joins a capture's failures to the gateway's log: give a capture too")
 			return code
 		}
-		recs, err := readAccessLogs(*accessLogs, gwlog.Format(*accessFormat))
+		recs, err := readAccessLogs(*accessLogs, gwlog.Format(*accessFormat), stderr)
 		if err != nil {
 			fmt.Fprintf(stderr, "gwsim explain: %v\n", err)
 			return exitRuntime
@@ -212,35 +203,20 @@ const accessLogSlack = time.Second
 
 // readAccessLogs reads the failures of the gateway's access logs that
 // name their source port: the only lines a capture can be joined to.
-func readAccessLogs(paths []string, f gwlog.Format) ([]gwlog.Record, error) {
+func readAccessLogs(paths []string, f gwlog.Format, stderr io.Writer) ([]gwlog.Record, error) {
 	if !validFormat(f) {
 		return nil, fmt.Errorf("--access-log-format: unknown format %q", f)
 	}
 	var out []gwlog.Record
+	keep := func(rec gwlog.Record) {
+		if rec.Failed() && rec.SourcePort > 0 {
+			out = append(out, rec)
+		}
+	}
 	for _, path := range paths {
-		fh, err := os.Open(path)
-		if err != nil {
+		if _, err := readLog(path, f, stderr, func(gwlog.Format) func(gwlog.Record) { return keep }); err != nil {
 			return nil, err
 		}
-		r, err := gwlog.NewReader(fh, path, f)
-		if err != nil {
-			fh.Close()
-			return nil, err
-		}
-		for {
-			rec, err := r.Next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				fh.Close()
-				return nil, fmt.Errorf("%s: %w", path, err)
-			}
-			if rec.Failed() && rec.SourcePort > 0 {
-				out = append(out, rec)
-			}
-		}
-		fh.Close()
 	}
 	return out, nil
 }

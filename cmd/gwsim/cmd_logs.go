@@ -89,7 +89,7 @@ from the failures' gaps; then the rule's verdict and the keep-alive to set.`,
 	var files []logsFile
 	var gw proxy.Profile
 	for _, path := range fs.Args() {
-		lf, err := readLog(path, f, stderr, func(first gwlog.Format) *gwlog.Analyzer {
+		lf, err := readLog(path, f, stderr, func(first gwlog.Format) func(gwlog.Record) {
 			if an == nil {
 				name := *gatewayName
 				if name == "" {
@@ -103,12 +103,13 @@ from the failures' gaps; then the rule's verdict and the keep-alive to set.`,
 					TimeScale:        *scale,
 				})
 			}
-			return an
+			return an.Add
 		})
 		if err != nil {
 			fmt.Fprintf(stderr, "gwsim logs: %v\n", err)
 			return exitRuntime
 		}
+		an.Skipped(lf.Skipped, lf.firstSkipped)
 		files = append(files, lf)
 	}
 	if an == nil { // every file was empty
@@ -150,31 +151,26 @@ type logsFile struct {
 	Format  gwlog.Format `json:"format"`
 	Records int          `json:"records"`
 	Skipped int          `json:"skipped_lines"`
+
+	firstSkipped string // "file:line: why", for the analyzer
 }
 
-// readLog streams one file into the analyzer that analyzer returns (made
-// on the first file's format), with a progress bar on a terminal.
-func readLog(path string, f gwlog.Format, stderr io.Writer, analyzer func(gwlog.Format) *gwlog.Analyzer) (logsFile, error) {
+// readLog streams one gateway log to the function sink returns once the
+// log's format is known, with a progress bar on a terminal.
+func readLog(path string, f gwlog.Format, stderr io.Writer, sink func(gwlog.Format) func(gwlog.Record)) (logsFile, error) {
 	fh, err := os.Open(path)
 	if err != nil {
 		return logsFile{}, err
 	}
 	defer fh.Close()
-	var in io.Reader = fh
-	if tty, ok := stderr.(*os.File); ok && isTerminal(tty) {
-		if st, err := fh.Stat(); err == nil && st.Mode().IsRegular() {
-			bar := progressbar.NewOptions64(st.Size(), progressbar.OptionSetWriter(stderr), progressbar.OptionShowBytes(true),
-				progressbar.OptionSetDescription("reading "+path), progressbar.OptionClearOnFinish(), progressbar.OptionThrottle(100*time.Millisecond))
-			in = io.TeeReader(fh, bar)
-			defer func() { _ = bar.Finish() }()
-		}
-	}
+	in, done := withProgress(fh, path, stderr)
+	defer done()
 	r, err := gwlog.NewReader(in, path, f)
 	if err != nil {
 		return logsFile{}, err
 	}
 	out := logsFile{Path: path, Format: r.Format()}
-	an := analyzer(r.Format())
+	add := sink(r.Format())
 	for {
 		rec, err := r.Next()
 		if err == io.EOF {
@@ -184,11 +180,26 @@ func readLog(path string, f gwlog.Format, stderr io.Writer, analyzer func(gwlog.
 			return logsFile{}, fmt.Errorf("%s: %w", path, err)
 		}
 		out.Records++
-		an.Add(rec)
+		add(rec)
 	}
-	out.Skipped = r.Skipped()
-	an.Skipped(r.Skipped(), r.FirstSkipped())
+	out.Skipped, out.firstSkipped = r.Skipped(), r.FirstSkipped()
 	return out, nil
+}
+
+// withProgress is f, drawing a progress bar of its bytes on stderr when
+// stderr is a terminal and f a regular file; done clears the bar.
+func withProgress(f *os.File, path string, stderr io.Writer) (r io.Reader, done func()) {
+	tty, ok := stderr.(*os.File)
+	if !ok || !isTerminal(tty) {
+		return f, func() {}
+	}
+	st, err := f.Stat()
+	if err != nil || !st.Mode().IsRegular() {
+		return f, func() {}
+	}
+	bar := progressbar.NewOptions64(st.Size(), progressbar.OptionSetWriter(stderr), progressbar.OptionShowBytes(true),
+		progressbar.OptionSetDescription("reading "+path), progressbar.OptionClearOnFinish(), progressbar.OptionThrottle(100*time.Millisecond))
+	return io.TeeReader(f, bar), func() { _ = bar.Finish() }
 }
 
 // logsJSON is `gwsim logs --json`. Seconds are real-world: a gwsim run's

@@ -121,12 +121,6 @@ name.`,
 // server and version measured ("measured: Apache 2.4.71"), or "documented
 // only".
 func verifiedShort(v string) string {
-	if what, ok := strings.CutPrefix(v, "measured, with two differences: "); ok {
-		if i := strings.Index(what, " ("); i > 0 {
-			what = what[:i]
-		}
-		return "measured: " + what + ", 2 differences"
-	}
 	if what, ok := strings.CutPrefix(v, "measured: "); ok {
 		if i := strings.Index(what, " ("); i > 0 {
 			what = what[:i]

@@ -52,11 +52,10 @@ type packetSource interface {
 
 // FromCapture reads a pcap or pcapng capture from r and builds the
 // evidence of its TCP connections that carry HTTP/1.1. It streams: memory
-// grows with the connections, not with their bytes. progress, when set,
-// is called with the bytes read so far now and then.
-func FromCapture(r io.Reader, progress func(read int64)) (*Evidence, error) {
-	cr := &countingReader{r: r, progress: progress}
-	br := bufio.NewReaderSize(cr, 1<<20)
+// grows with the connections, not with their bytes. A progress bar wraps
+// r (gwsim explain draws one over the file).
+func FromCapture(r io.Reader) (*Evidence, error) {
+	br := bufio.NewReaderSize(r, 1<<20)
 	head, err := br.Peek(4)
 	if err != nil || !IsCapture(head) {
 		return nil, errors.New("not a pcap or pcapng capture")
@@ -97,9 +96,6 @@ func FromCapture(r io.Reader, progress func(read int64)) (*Evidence, error) {
 			return nil, fmt.Errorf("read packet %d: %w", b.packets+1, err)
 		}
 		b.packet(data, ci, linkOf(ci))
-	}
-	if progress != nil {
-		progress(cr.n)
 	}
 	return b.evidence(), nil
 }
@@ -169,23 +165,6 @@ func (g *ngGuard) block() error {
 	}
 	g.left = int(length)
 	return nil
-}
-
-// countingReader counts what it reads, for the progress bar.
-type countingReader struct {
-	r        io.Reader
-	n, last  int64
-	progress func(int64)
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	if c.progress != nil && c.n-c.last >= 8<<20 {
-		c.last = c.n
-		c.progress(c.n)
-	}
-	return n, err
 }
 
 // captureBuilder reads a capture in bounded memory: the connections open

@@ -40,7 +40,7 @@ func readTestdata(t *testing.T, name string) *Evidence {
 	if !IsCapture(data) {
 		t.Fatalf("%s: not recognised as a capture", name)
 	}
-	ev, err := FromCapture(bytes.NewReader(data), nil)
+	ev, err := FromCapture(bytes.NewReader(data))
 	if err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}
@@ -403,7 +403,7 @@ func TestCaptureTruncatedLikeWhole(t *testing.T) {
 		whole := readTestdata(t, tc.name)
 		want := explainWith(whole, tc.keepAlive)
 		for _, keep := range []int{30, 100} {
-			ev, err := FromCapture(bytes.NewReader(truncate(t, tc.name, keep)), nil)
+			ev, err := FromCapture(bytes.NewReader(truncate(t, tc.name, keep)))
 			if err != nil {
 				t.Fatalf("%s cut at %d: %v", tc.name, keep, err)
 			}
@@ -420,7 +420,7 @@ func TestCaptureTruncatedLikeWhole(t *testing.T) {
 				t.Errorf("%s cut at %d: explanations %+v, want %+v", tc.name, keep, got.Explanations, want.Explanations)
 			}
 		}
-		ev, err := FromCapture(bytes.NewReader(truncate(t, tc.name, 0)), nil)
+		ev, err := FromCapture(bytes.NewReader(truncate(t, tc.name, 0)))
 		if err != nil || len(ev.Conns) != 0 {
 			t.Errorf("%s with no payload kept: %v, %d connections; want none told", tc.name, err, len(ev.Conns))
 		}
@@ -521,7 +521,7 @@ func TestCaptureHugeClaims(t *testing.T) {
 	for name, data := range map[string][]byte{"pcap": pcap.Bytes(), "pcapng": ng.Bytes()} {
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
-		ev, err := FromCapture(bytes.NewReader(data), nil)
+		ev, err := FromCapture(bytes.NewReader(data))
 		runtime.ReadMemStats(&after)
 		if err == nil || ev != nil {
 			t.Errorf("%s: %v, %v; want an error", name, ev, err)

@@ -118,7 +118,7 @@ func TestFromCapture(t *testing.T) {
 	p.send(10*time.Microsecond, 8081, 42000, "A", ok[:20]) // retransmitted
 	p.seq[string(rune(8081))+">"+string(rune(42000))] += uint32(len(ok)) - 20
 
-	ev, err := FromCapture(bytes.NewReader(p.buf.Bytes()), nil)
+	ev, err := FromCapture(bytes.NewReader(p.buf.Bytes()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,14 +147,14 @@ func TestFromCapture(t *testing.T) {
 // TestFromCaptureBadInput: not a capture, or a cut one, is an error or
 // what there is; never a panic.
 func TestFromCaptureBadInput(t *testing.T) {
-	if _, err := FromCapture(strings.NewReader(`{"kind":"config"}`), nil); err == nil {
+	if _, err := FromCapture(strings.NewReader(`{"kind":"config"}`)); err == nil {
 		t.Error("a journal read as a capture")
 	}
 	p := newPcap(t)
 	p.open(40000)
 	p.send(time.Millisecond, 40000, 8081, "A", get)
 	cut := p.buf.Bytes()[:len(p.buf.Bytes())-10]
-	if _, err := FromCapture(bytes.NewReader(cut), nil); err != nil {
+	if _, err := FromCapture(bytes.NewReader(cut)); err != nil {
 		t.Errorf("a capture cut mid-packet: %v", err)
 	}
 }
@@ -175,7 +175,7 @@ func BenchmarkFromCapture(b *testing.B) {
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := FromCapture(bytes.NewReader(data), nil); err != nil {
+		if _, err := FromCapture(bytes.NewReader(data)); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -211,7 +211,7 @@ func TestFromPcapng(t *testing.T) {
 	if !IsCapture(ng.Bytes()) {
 		t.Fatal("pcapng magic not recognised")
 	}
-	ev, err := FromCapture(bytes.NewReader(ng.Bytes()), nil)
+	ev, err := FromCapture(bytes.NewReader(ng.Bytes()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,7 +237,7 @@ func TestFromCaptureBoundsMemory(t *testing.T) {
 	for i := range 4 {
 		p.race(uint16(40000+i), ok)
 	}
-	ev, err := FromCapture(bytes.NewReader(p.buf.Bytes()), nil)
+	ev, err := FromCapture(bytes.NewReader(p.buf.Bytes()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -38,7 +38,7 @@ func FuzzFromCapture(f *testing.F) {
 		}
 		done := make(chan result, 1)
 		go func() {
-			ev, err := FromCapture(bytes.NewReader(data), func(int64) {})
+			ev, err := FromCapture(bytes.NewReader(data))
 			if err == nil {
 				// The engine on what was read, and every story.
 				a := Explain(ev)

@@ -60,6 +60,13 @@ func (fc *frontConn) exchange(req *http.Request, start time.Time) bool {
 		if f.Cause == CauseClientClosed {
 			return false // nobody to answer
 		}
+		if prof.SilentCloseOnLaterRequest && fc.requests > 1 && (f.Cause == CauseKeepaliveRace || f.Cause == CauseBackendResetMidRequest) && closedBeforeResponse(x.rtErr) {
+			// No answer: the client sees its keep-alive connection close,
+			// as when a server closes an idle one, and may send again.
+			x.status = 0
+			fc.logExchange()
+			return false
+		}
 		keep := keepAlive()
 		x.sent = fc.writeGatewayAnswer(f, keep, req.Method == http.MethodHead)
 		return keep
@@ -86,7 +93,7 @@ func (fc *frontConn) exchange(req *http.Request, start time.Time) bool {
 		actx, acancel := context.WithTimeout(ctx, prof.RequestTimeout)
 		out := outgoing(actx, req, x.member, replay, replayable)
 		sent := time.Now()
-		resp, ex, err := g.pool.roundTrip(out, fresh)
+		resp, ex, err := g.pool.roundTrip(out, fresh || prof.newConnFor(fc.requests))
 		if err == nil {
 			x.conn = ex.conn
 			x.serverLatency = time.Since(sent)
@@ -130,6 +137,13 @@ func (fc *frontConn) exchange(req *http.Request, start time.Time) bool {
 		}
 		return answer(f)
 	}
+}
+
+// closedBeforeResponse reports whether an attempt failed because the
+// backend connection closed or reset before any response byte: not a dial,
+// not a time-out.
+func closedBeforeResponse(err *RoundTripError) bool {
+	return err != nil && err.Op != "dial" && !err.ResponseStarted && isConnClosed(err)
 }
 
 // expectsContinue reports whether the client waits for 100 Continue

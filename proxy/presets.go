@@ -33,9 +33,8 @@ var profileVerified = map[string]string{
 	"nginx": "measured: nginx 1.22.1 (TestGatewayPresetsReal: without upstream keepalive nothing is reused, as the preset)",
 	"nginx-pooling": "measured: nginx 1.22.1 (TestGatewayPresetsReal: with upstream keepalive, GET races are retried and POST races answered 502, as the preset; " +
 		"with proxy_next_upstream off every race is a 502, at a rate within 3× of the preset's)",
-	"haproxy": "measured: HAProxy 2.6.12, 2 differences (TestGatewayPresetsReal): on a client connection's later request HAProxy answers the race " +
-		"by closing the client connection without a status (the client sees EOF, and the log has no line) where the preset answers 502; " +
-		"its default http-reuse safe never sends a client connection's first request on a reused server connection, where the preset does (so it can race)",
+	"haproxy": "measured: HAProxy 2.6.12 (TestGatewayPresetsReal: with its default http-reuse safe a client connection's first request never goes out on a reused server connection, and with http-reuse always it does, as the preset; " +
+		"a race on a client connection's later request closes the client connection with no response and no log line, on the first it is a 502, as the preset)",
 }
 
 func doc(field, text string) Source    { return Source{Field: field, Text: text} }
@@ -58,6 +57,8 @@ const (
 	fRetry      = "retry"
 	fOrder      = "pool_order"
 	fClientGone = "client_closed_status"
+	fReuse      = "reuse"
+	fSilent     = "silent_close_on_later_request"
 )
 
 // profiles holds the built-in gateway presets. Every value carries its
@@ -168,7 +169,16 @@ var profiles = map[string]Profile{
 		RaceStatus:           http.StatusBadGateway,     // haproxy: 502 (termination flags SH)
 		ClientClosedStatus:   0,                         // assumption: not modelled
 		Retry:                RetryResetBeforeRequest,   // haproxy configuration.txt: retries 3, retry-on conn-failure (empty-response opt-in): only a request that could not be sent; modelled as one retry
-		PoolOrder:            LIFO,                      // assumption; http-reuse safe (first request of a client connection on a new one) not modelled
+		PoolOrder:            LIFO,                      // assumption
+		// haproxy configuration.txt, http-reuse: safe by default, a client
+		// connection's first request on a new server connection (measured:
+		// HAProxy 2.6.12 sends none on a reused one).
+		Reuse: ReuseSafe,
+		// haproxy src/http_ana.c http_wait_for_response: a read error on a
+		// request not the first of its client connection (TX_NOT_FIRST)
+		// goes to abort_keep_alive: the client connection closes with no
+		// response and no log line (measured: HAProxy 2.6.12, client EOF).
+		SilentCloseOnLaterRequest: true,
 	},
 	"envoy": {
 		Name:                 "envoy",
@@ -234,6 +244,8 @@ var profileSources = map[string][]Source{
 		assume(fRetry, "not documented: modelled as none"),
 		assume(fOrder, "not documented: LIFO"),
 		doc(fClientGone, "http-response-codes: V1 logs 0 when the client closed first"),
+		assume(fReuse, "not documented: any request on any idle connection (always)"),
+		assume(fSilent, "not documented: the race status on every request"),
 	},
 	"appgw-v2": {
 		doc(fClientKA, "Application Gateway FAQ: V2 75 s (a newer wording says 120 s for HTTP/1.1: override it)"),
@@ -246,6 +258,8 @@ var profileSources = map[string][]Source{
 		assume(fRetry, "not documented: modelled as none"),
 		assume(fOrder, "not documented: LIFO"),
 		doc(fClientGone, "http-response-codes: 499 ERRORINFO_CLIENT_CLOSED_REQUEST"),
+		assume(fReuse, "not documented: any request on any idle connection (always)"),
+		doc(fSilent, "monitoring data reference: 502 ERRORINFO_UPSTREAM_CLOSED_CONNECTION, whichever request of the client connection met it"),
 	},
 	"aws-alb": {
 		doc(fClientKA, "ELB docs, ALB attributes: idle timeout 60 s (client keep-alive duration 3600 s caps a connection's life)"),
@@ -258,6 +272,8 @@ var profileSources = map[string][]Source{
 		doc(fRetry, "none documented"),
 		assume(fOrder, "not documented: LIFO"),
 		assume(fClientGone, "ALB access logs use 460 (no vendor document found)"),
+		assume(fReuse, "not documented: any request on any idle connection (always)"),
+		doc(fSilent, "Troubleshoot ALB: 502 whenever the target closed the connection with an outstanding request"),
 	},
 	"aws-clb": {
 		doc(fClientKA, "CLB idle timeout 60 s"),
@@ -270,6 +286,8 @@ var profileSources = map[string][]Source{
 		assume(fRetry, "n/d: modelled as none"),
 		assume(fOrder, "not documented: LIFO"),
 		assume(fClientGone, "not documented: logged 0"),
+		assume(fReuse, "not documented: any request on any idle connection (always)"),
+		assume(fSilent, "not documented: the race status on every request"),
 	},
 	"gcp-global": {
 		doc(fClientKA, "GCP request distribution docs: client HTTP keep-alive 610 s"),
@@ -282,6 +300,8 @@ var profileSources = map[string][]Source{
 		assume(fRetry, "n/d: modelled as none"),
 		assume(fOrder, "not documented: LIFO"),
 		assume(fClientGone, "not documented: logged 0"),
+		assume(fReuse, "not documented: any request on any idle connection (always)"),
+		assume(fSilent, "not documented: the race status on every request"),
 	},
 	"nginx": {
 		doc(fClientKA, "nginx docs: keepalive_timeout 75s"),
@@ -294,6 +314,8 @@ var profileSources = map[string][]Source{
 		doc(fRetry, "nginx docs: proxy_next_upstream error timeout; not POST/PATCH/LOCK once sent"),
 		assume(fOrder, "the upstream keepalive cache hands out the most recent connection first"),
 		assume(fClientGone, "nginx's own 499 (no vendor document found)"),
+		doc(fReuse, "nginx docs: without upstream keepalive no connection is kept, so the policy never applies"),
+		doc(fSilent, "nginx answers 502 on any request of a client connection (measured: nginx 1.22.1)"),
 	},
 	"nginx-pooling": {
 		doc(fClientKA, "nginx docs: keepalive_timeout 75s"),
@@ -306,6 +328,8 @@ var profileSources = map[string][]Source{
 		doc(fRetry, "nginx docs: proxy_next_upstream error timeout; not POST/PATCH/LOCK once sent"),
 		assume(fOrder, "most recently used first"),
 		assume(fClientGone, "nginx's own 499 (no vendor document found)"),
+		doc(fReuse, "nginx docs, upstream keepalive: any request takes a cached connection (always; measured: nginx 1.22.1 reuses for a client connection's first request)"),
+		doc(fSilent, "nginx answers 502 on any request of a client connection (measured: nginx 1.22.1)"),
 	},
 	"haproxy": {
 		assume(fClientKA, "timeout http-keep-alive has no default and falls back to timeout client: 50 s in Debian's shipped haproxy.cfg"),
@@ -316,8 +340,10 @@ var profileSources = map[string][]Source{
 		assume(fOther, "option redispatch is off by default: no other member"),
 		doc(fRace, "haproxy: 502 (termination flags SH)"),
 		doc(fRetry, "haproxy configuration.txt: retries 3, retry-on conn-failure (empty-response is opt-in): only a request that could not be sent is retried; modelled as one retry"),
-		assume(fOrder, "LIFO; http-reuse safe (a client connection's first request on a new connection) is not modelled"),
+		assume(fOrder, "not documented: LIFO"),
 		assume(fClientGone, "not modelled: logged 0"),
+		doc(fReuse, "haproxy configuration.txt, http-reuse: safe by default, a client connection's first request always on a new server connection (measured: HAProxy 2.6.12 sends none on a reused one)"),
+		doc(fSilent, "haproxy src/http_ana.c http_wait_for_response: a read error on a request not the first of its client connection (TX_NOT_FIRST) goes to abort_keep_alive, a close with no response and no log line (measured: HAProxy 2.6.12, the client sees EOF)"),
 	},
 	"envoy": {
 		doc(fClientKA, "Envoy timeout FAQ: connection manager idle_timeout 1 h"),
@@ -330,6 +356,8 @@ var profileSources = map[string][]Source{
 		doc(fRetry, "Envoy timeout FAQ: none unless retry_on reset or reset-before-request"),
 		assume(fOrder, "not documented: LIFO"),
 		assume(fClientGone, "logged 0 (DC)"),
+		assume(fReuse, "not documented: any request on any idle connection (always)"),
+		doc(fSilent, "Envoy: 503 UC on any request of the downstream connection"),
 	},
 	"traefik": {
 		doc(fClientKA, "Traefik reference: entryPoints respondingTimeouts.idleTimeout 180 s"),
@@ -342,6 +370,8 @@ var profileSources = map[string][]Source{
 		doc(fRetry, "Go http.Transport replays idempotent requests that fail on a reused connection"),
 		doc(fOrder, "Go http.Transport reuses the most recent idle connection"),
 		assume(fClientGone, "Traefik logs 499 (no vendor document found)"),
+		doc(fReuse, "Go http.Transport: any request on any idle connection (always)"),
+		doc(fSilent, "Go httputil.ReverseProxy answers 502 on any request"),
 	},
 	"caddy": {
 		assume(fClientKA, "no document found: Caddy's server idle_timeout default 5 min"),
@@ -354,6 +384,8 @@ var profileSources = map[string][]Source{
 		doc(fRetry, "Go http.Transport replays idempotent requests that fail on a reused connection"),
 		doc(fOrder, "Go http.Transport reuses the most recent idle connection"),
 		assume(fClientGone, "caddy's statusError uses 499 for a client gone"),
+		doc(fReuse, "Go http.Transport: any request on any idle connection (always)"),
+		doc(fSilent, "caddy answers 502 on any request"),
 	},
 	"cloudflare": {
 		doc(fClientKA, "Cloudflare connection limits: client keep-alive 400 s"),
@@ -366,5 +398,7 @@ var profileSources = map[string][]Source{
 		assume(fRetry, "n/d: modelled as none"),
 		assume(fOrder, "not documented: LIFO"),
 		assume(fClientGone, "not modelled: logged 0"),
+		assume(fReuse, "not documented: any request on any idle connection (always)"),
+		assume(fSilent, "not documented: the race status on every request"),
 	},
 }

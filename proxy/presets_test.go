@@ -21,7 +21,7 @@ func TestPresets(t *testing.T) {
 	if strings.Join(names, ",") != strings.Join(want, ",") {
 		t.Fatalf("ProfileNames() = %v", names)
 	}
-	fields := []string{fClientKA, fIdle, fRequest, fClientReq, fTimeout, fOther, fRace, fRetry, fOrder, fClientGone}
+	fields := []string{fClientKA, fIdle, fRequest, fClientReq, fTimeout, fOther, fRace, fRetry, fOrder, fClientGone, fReuse, fSilent}
 	for _, n := range names {
 		p, err := LookupProfile(n)
 		if err != nil {

@@ -92,6 +92,50 @@ type Profile struct {
 	// closed by the backend as the request went out (the keep-alive race);
 	// 0 = 502. Envoy answers 503 (UC), AWS CLB 504.
 	RaceStatus int
+	// Reuse says which requests may go out on a reused backend connection;
+	// "" = ReuseAlways.
+	Reuse ReusePolicy
+	// SilentCloseOnLaterRequest: when a backend connection closes before
+	// any response byte of a request that is not the first of its client
+	// connection (the keep-alive race, or a close mid-request), the gateway
+	// closes the client connection without a response (and HAProxy without
+	// a log line) instead of answering an error status, so that the client
+	// may send the request again as after any keep-alive close (HAProxy:
+	// abort_keep_alive). gwsim's own access log records it with status 0.
+	SilentCloseOnLaterRequest bool
+}
+
+// ReusePolicy says which requests the gateway may send on an idle backend
+// connection it reuses.
+type ReusePolicy string
+
+const (
+	// ReuseAlways sends any request on any idle connection.
+	ReuseAlways ReusePolicy = "always"
+	// ReuseSafe sends the first request of a client connection on a new
+	// backend connection, and only later ones on reused connections
+	// (HAProxy's default http-reuse safe): a client that sends one request
+	// per connection never meets the keep-alive race, and one that keeps
+	// its connection meets it only where it can resend as after any
+	// keep-alive close.
+	ReuseSafe ReusePolicy = "safe"
+)
+
+// ParseReusePolicy parses a reuse policy name ("" = always).
+func ParseReusePolicy(s string) (ReusePolicy, error) {
+	switch ReusePolicy(s) {
+	case "", ReuseAlways:
+		return ReuseAlways, nil
+	case ReuseSafe:
+		return ReuseSafe, nil
+	}
+	return "", fmt.Errorf("unknown reuse policy %q (want always or safe)", s)
+}
+
+// newConnFor reports whether the request'th request of a client connection
+// (1 = its first) must go out on a new backend connection.
+func (p Profile) newConnFor(request int) bool {
+	return p.Reuse == ReuseSafe && request <= 1
 }
 
 // raceStatus is the status answered for the keep-alive race.
@@ -180,6 +224,9 @@ func (p Profile) Validate() error {
 		return err
 	}
 	if _, err := ParsePoolOrder(string(p.PoolOrder)); err != nil {
+		return err
+	}
+	if _, err := ParseReusePolicy(string(p.Reuse)); err != nil {
 		return err
 	}
 	return nil

@@ -70,6 +70,14 @@ func (s *Scenario) profile(scale float64) (proxy.Profile, error) {
 	if g.TimeoutTriesOtherMember != nil {
 		p.TimeoutTriesOtherMember = *g.TimeoutTriesOtherMember
 	}
+	if g.Reuse != "" {
+		if p.Reuse, err = proxy.ParseReusePolicy(g.Reuse); err != nil {
+			return p, err
+		}
+	}
+	if g.SilentCloseOnLaterRequest != nil {
+		p.SilentCloseOnLaterRequest = *g.SilentCloseOnLaterRequest
+	}
 	if err := p.Validate(); err != nil {
 		return p, err
 	}

@@ -290,6 +290,8 @@ gateway:
   race_status: 599
   timeout_status: 598
   timeout_tries_other_member: true
+  reuse: safe
+  silent_close_on_later_request: true
 backend:
   preset: node
   keepalive_timeout: 7s

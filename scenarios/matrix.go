@@ -302,7 +302,7 @@ func RunMatrix(ctx context.Context, cells []*Cell, opt MatrixOptions) {
 func isSchemaPath(path string) bool {
 	fields := map[string][]string{
 		"":        {"name", "description", "why", "time_scale"},
-		"gateway": {"preset", "profile", "backend_idle_timeout", "client_keepalive_timeout", "request_timeout", "retry", "pool_order", "members", "race_status", "timeout_status", "timeout_tries_other_member"},
+		"gateway": {"preset", "profile", "backend_idle_timeout", "client_keepalive_timeout", "request_timeout", "retry", "pool_order", "members", "race_status", "timeout_status", "timeout_tries_other_member", "reuse", "silent_close_on_later_request"},
 		"backend": {"preset", "keepalive_timeout", "advertised_keepalive", "keepalive_off", "max_keepalive_requests", "close", "race_trap", "delay", "status", "response_size"},
 		"link":    {"latency", "jitter"},
 		"client":  {"idle_timeout", "latency"},

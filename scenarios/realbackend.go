@@ -89,7 +89,7 @@ func (s *Scenario) checkRealGateway() error {
 	if err := checkRealActor("gateway", g.URL, g.Command, g.Env, g.ReadyTimeout); err != nil {
 		return err
 	}
-	for _, f := range []string{"client_keepalive_timeout", "request_timeout", "client_request_timeout", "retry", "pool_order", "members", "race_status", "timeout_status", "timeout_tries_other_member"} {
+	for _, f := range []string{"client_keepalive_timeout", "request_timeout", "client_request_timeout", "retry", "pool_order", "members", "race_status", "timeout_status", "timeout_tries_other_member", "reuse", "silent_close_on_later_request"} {
 		if s.pos.has("gateway." + f) {
 			return ferr("gateway."+f, "describes gwsim's gateway; a gateway given by url behaves as it does (beside url only preset and backend_idle_timeout apply: what it is expected to be)")
 		}

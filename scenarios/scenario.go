@@ -60,6 +60,14 @@ type Gateway struct {
 	RaceStatus              int   `yaml:"race_status"`
 	TimeoutStatus           int   `yaml:"timeout_status"`
 	TimeoutTriesOtherMember *bool `yaml:"timeout_tries_other_member"`
+	// Reuse says which requests may go out on a reused backend connection:
+	// always, or safe (a client connection's first request on a new one,
+	// HAProxy's default).
+	Reuse string `yaml:"reuse"`
+	// SilentCloseOnLaterRequest closes the client connection without a
+	// response when a backend connection closes before any response byte
+	// of a client connection's second or later request (HAProxy).
+	SilentCloseOnLaterRequest *bool `yaml:"silent_close_on_later_request"`
 
 	// URL names a real gateway instead of gwsim's (http://host:port/), in
 	// front of the backend at backend.listen: one the user started, or

@@ -52,6 +52,8 @@ gateway:
   race_status: 599
   timeout_status: 598
   timeout_tries_other_member: true
+  reuse: safe
+  silent_close_on_later_request: true
 backend:
   preset: node
   keepalive_timeout: 7s
@@ -92,7 +94,7 @@ expect:
 	}
 	want := proxy.Profile{Name: "envoy", ClientKeepAlive: 100 * time.Millisecond, BackendIdleTimeout: 300 * time.Millisecond,
 		RequestTimeout: 50 * time.Millisecond, ClientRequestTimeout: 300 * time.Millisecond, TimeoutStatus: 598, TimeoutTriesOtherMember: true, RaceStatus: 599,
-		Retry: proxy.RetryIdempotent, PoolOrder: proxy.FIFO}
+		Retry: proxy.RetryIdempotent, PoolOrder: proxy.FIFO, Reuse: proxy.ReuseSafe, SilentCloseOnLaterRequest: true}
 	if p != want {
 		t.Errorf("profile\n got %+v\nwant %+v", p, want)
 	}

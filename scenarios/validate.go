@@ -99,6 +99,11 @@ func (s *Scenario) checkGateway() error {
 			return ferr("gateway.pool_order", "%v", err)
 		}
 	}
+	if s.pos.has("gateway.reuse") {
+		if _, err := proxy.ParseReusePolicy(g.Reuse); err != nil || g.Reuse == "" {
+			return ferr("gateway.reuse", "unknown reuse policy %q (want always or safe)", g.Reuse)
+		}
+	}
 	for _, st := range []struct {
 		field string
 		v     int

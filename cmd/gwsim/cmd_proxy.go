@@ -40,6 +40,8 @@ latency excepted). A flag overrides the profile's value.`,
 	timeoutOther := fs.Bool("timeout-try-other-member", false, "after a time-out, try the next member once (profile: V2 true, V1 false)")
 	retry := fs.String("retry", "", "retry policy: none, idempotent (like nginx proxy_next_upstream) or reset-before-request (like Envoy) (profile: none)")
 	order := fs.String("pool-order", "", "idle connection reuse order: lifo or fifo (profile: lifo)")
+	reuse := fs.String("reuse", "", "which requests may go out on a reused backend connection: always, or safe (a client connection's first request on a new one, like HAProxy's http-reuse safe) (profile: haproxy safe, others always)")
+	silentClose := fs.Bool("silent-close-on-later-request", false, "when a backend connection closes before any response byte of a client connection's second or later request, close the client connection without a response, like HAProxy (profile: haproxy true, others false)")
 	maxConns := fs.Int("max-conns-per-member", 0, "most connections to one member, 0 = unlimited")
 	linkLatency := fs.Duration("link-latency", 0, "one-way latency injected on gateway-backend connections, both ways (not scaled)")
 	linkJitter := fs.Duration("link-jitter", 0, "random extra delay in [0, this) added to each chunk on gateway-backend connections, order kept (not scaled)")
@@ -93,6 +95,14 @@ latency excepted). A flag overrides the profile's value.`,
 		if p.PoolOrder, err = proxy.ParsePoolOrder(*order); err != nil {
 			return usage(err.Error())
 		}
+	}
+	if fs.Changed("reuse") {
+		if p.Reuse, err = proxy.ParseReusePolicy(*reuse); err != nil {
+			return usage(err.Error())
+		}
+	}
+	if fs.Changed("silent-close-on-later-request") {
+		p.SilentCloseOnLaterRequest = *silentClose
 	}
 	if err := p.Validate(); err != nil {
 		return usage(err.Error())

@@ -37,6 +37,8 @@ type CheckInput struct {
 	BackendKeepAlive time.Duration
 	// BackendNoLimit: the backend never closes an idle connection.
 	BackendNoLimit bool
+	// GatewayReuseSafe and GatewaySilentClose: see rule.Setting.
+	GatewayReuseSafe, GatewaySilentClose bool
 	// RTT is the gateway↔backend round trip; 0 = rule.DefaultRTT.
 	RTT time.Duration
 	// TimerSlack is how late timers act; 0 = rule.DefaultTimerSlack in the
@@ -73,7 +75,8 @@ func Check(in CheckInput) CheckResult {
 		window += rule.DefaultTimerSlack
 	}
 	return rule.Decide(rule.Setting{Gateway: in.Gateway, GatewayIdle: in.GatewayIdle, GatewayNoReuse: in.GatewayNoReuse,
-		Backend: in.Backend, BackendKeepAlive: in.BackendKeepAlive, BackendNoLimit: in.BackendNoLimit, Window: window})
+		Backend: in.Backend, BackendKeepAlive: in.BackendKeepAlive, BackendNoLimit: in.BackendNoLimit, Window: window,
+		GatewayReuseSafe: in.GatewayReuseSafe, GatewaySilentClose: in.GatewaySilentClose})
 }
 
 // CheckScenario is the static check of a scenario's gateway and backend,
@@ -100,7 +103,8 @@ func CheckScenario(s *Scenario, scale float64, slack time.Duration) (CheckResult
 // CheckFor fills a CheckInput from a gateway profile and a backend
 // configuration (both real-world).
 func CheckFor(p proxy.Profile, b backend.Config) CheckInput {
-	in := CheckInput{Gateway: p.Name, GatewayIdle: p.BackendIdleTimeout, BackendKeepAlive: b.KeepAliveTimeout, BackendNoLimit: b.IdleForever}
+	in := CheckInput{Gateway: p.Name, GatewayIdle: p.BackendIdleTimeout, BackendKeepAlive: b.KeepAliveTimeout, BackendNoLimit: b.IdleForever,
+		GatewayReuseSafe: p.Reuse == proxy.ReuseSafe, GatewaySilentClose: p.SilentCloseOnLaterRequest}
 	if in.GatewayIdle > 0 && in.GatewayIdle < time.Microsecond {
 		in.GatewayIdle, in.GatewayNoReuse = 0, true
 	}

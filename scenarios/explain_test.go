@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/gwsim/gwsim/proxy"
@@ -111,5 +112,39 @@ expect:
 	}
 	if opened != 1 || r.Status[200] != r.Requests {
 		t.Fatalf("%d client connections, statuses %v of %d requests: want one connection, all 200", opened, r.Status, r.Requests)
+	}
+}
+
+// TestExplainSilentClose: a gateway that closes the client connection
+// without a response when the race hits a later request (the haproxy
+// preset, on the race trap) has each race explained once: the gateway's
+// silent close and the client's EOF are one failure, told as such, and the
+// run counts it once (RaceAnswers, the causes, the client's errors).
+func TestExplainSilentClose(t *testing.T) {
+	s, err := Parse("silent.yaml", []byte(`name: silent
+time_scale: 0.01
+gateway: {preset: haproxy, retry: none}
+backend: {keepalive_timeout: 3s, close: fin, race_trap: true}
+load: {pattern: gap-sweep, gap_around: 5s, gap_from: 0ms, gap_to: 20ms, gap_step: 5ms, passes: 2}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := Run(context.Background(), s, Options{})
+	if r.Err != nil || !r.Pass {
+		t.Fatalf("run: %v %v", r.Err, r.Failures)
+	}
+	a := r.Analysis
+	eof := r.ClientErrors["eof"]
+	if eof == 0 || r.Status[502] != 0 || a.Causes[proxy.CauseKeepaliveRace] != eof || r.RaceAnswers() != eof || len(a.Causes) != 1 {
+		t.Fatalf("client errors %v, statuses %v, causes %v, race answers %d: want every race once, as a client EOF", r.ClientErrors, r.Status, a.Causes, r.RaceAnswers())
+	}
+	for _, x := range a.Explanations {
+		if !x.ClosedSilently || x.ClientErr != "eof" || x.Requests < 2 {
+			t.Errorf("explanation %+v: want a silent close the client saw as eof", x)
+		}
+		if story := x.Story(a.Start); !strings.Contains(story, "without a response") {
+			t.Errorf("story: %s", story)
+		}
 	}
 }

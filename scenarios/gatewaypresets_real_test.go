@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -181,7 +182,9 @@ type presetCase struct {
 	nginx   *nginxGW
 	haproxy *haproxyGW
 	preset  string
-	adjust  func(*proxy.Profile) // the configuration's departure from the preset's defaults
+	// gateway is the configuration's departure from the preset's defaults,
+	// as scenario keys of the gateway section (", retry: none").
+	gateway string
 	// loads are the presetLoads it runs, by index (nil = all): each costs
 	// two sweeps of about 4 s, so a case whose answer does not depend on
 	// the load runs two.
@@ -192,9 +195,9 @@ var presetCases = []presetCase{
 	{name: "nginx, no upstream keepalive", nginx: &nginxGW{}, preset: "nginx", loads: []int{0, 3}}, // nothing reused, whatever the load
 	{name: "nginx, upstream keepalive, proxy_next_upstream default", nginx: &nginxGW{Keepalive: true}, preset: "nginx-pooling"},
 	{name: "nginx, upstream keepalive, proxy_next_upstream off", nginx: &nginxGW{Keepalive: true, NextUpstreamOff: true}, preset: "nginx-pooling",
-		adjust: func(p *proxy.Profile) { p.Retry, p.TimeoutTriesOtherMember = proxy.RetryNone, false }, loads: []int{0, 1}}, // no retry: GET and POST alike
+		gateway: ", retry: none, timeout_tries_other_member: false", loads: []int{0, 1}}, // no retry: GET and POST alike
 	{name: "haproxy, defaults (http-reuse safe)", haproxy: &haproxyGW{}, preset: "haproxy"},
-	{name: "haproxy, http-reuse always", haproxy: &haproxyGW{Reuse: "always"}, preset: "haproxy"},
+	{name: "haproxy, http-reuse always", haproxy: &haproxyGW{Reuse: "always"}, preset: "haproxy", gateway: ", reuse: always"},
 }
 
 // retried says how many of the races' requests were sent again: "none",
@@ -213,29 +216,20 @@ func (f gwFigures) retried() string {
 
 // knownDisagreements are where gwsim's preset does not do what the real
 // gateway did, measured here and reported (proxy/presets.go unchanged):
-// "case/load/aspect" → what was measured.
-var knownDisagreements = map[string]string{
-	// HAProxy 2.6 answers the race on a keep-alive client connection (not
-	// its first request, TX_NOT_FIRST) by closing the client connection
-	// without a response and without a log line, so the client retries;
-	// the haproxy preset answers 502.
-	"haproxy, defaults (http-reuse safe)/GET, many per connection/seen":  "real: client EOF, no log line; preset: 502",
-	"haproxy, defaults (http-reuse safe)/POST, many per connection/seen": "real: client EOF, no log line; preset: 502",
-	"haproxy, http-reuse always/GET, many per connection/seen":           "real: client EOF, no log line; preset: 502",
-	"haproxy, http-reuse always/POST, many per connection/seen":          "real: client EOF, no log line; preset: 502",
-	// http-reuse safe (HAProxy's default) sends the first request of a
-	// client connection on a new server connection: one request per client
-	// connection never meets the race; the preset reuses.
-	"haproxy, defaults (http-reuse safe)/GET, one per connection/reuse":  "real: no request on a reused connection; preset: reuses",
-	"haproxy, defaults (http-reuse safe)/POST, one per connection/reuse": "real: no request on a reused connection; preset: reuses",
-}
+// "case/load/aspect" → what was measured. None today: HAProxy's two
+// (its silent close on a client connection's later request, and http-reuse
+// safe) are modelled since (proxy.Profile.SilentCloseOnLaterRequest and
+// Reuse).
+var knownDisagreements = map[string]string{}
 
 // TestGatewayPresetsReal measures each real gateway configuration and its
 // gwsim preset under the same sweeps and compares them: what the client
 // sees when the race hits, whether the race's request is sent again,
-// whether requests go out on reused connections at all, and the 502 rate
-// over the loads where both answer the race with 502 (within 3×, when
-// there are 10 or more 502s in all). A
+// whether requests go out on reused connections at all, and the rate of
+// failed requests (502s, or client connections closed without a response)
+// over the loads where the clients of both saw the same (within 3×, when
+// there are 10 or more in all); then gwsim check and gwsim matrix of the
+// same preset against the same measurements (checkAgrees, matrixAgrees). A
 // disagreement in knownDisagreements is logged, any other fails. A side
 // that met no race compares only when it reused connections and the
 // other met 3 races or more (else the sweep missed Apache's close).
@@ -251,13 +245,10 @@ func TestGatewayPresetsReal(t *testing.T) {
 	apache := startLoggedApache(t, 100*time.Millisecond)
 	for _, c := range presetCases {
 		t.Run(c.name, func(t *testing.T) {
-			p, err := proxy.LookupProfile(c.preset)
+			s := presetScenario(t, c)
+			p, err := s.profile(1)
 			if err != nil {
 				t.Fatal(err)
-			}
-			p.RequestTimeout = 5 * time.Second
-			if c.adjust != nil {
-				c.adjust(&p)
 			}
 			differ := func(l presetLoad, aspect, format string, args ...any) {
 				key := c.name + "/" + l.name + "/" + aspect
@@ -268,7 +259,8 @@ func TestGatewayPresetsReal(t *testing.T) {
 				}
 				t.Errorf("the %s preset disagrees with the real gateway: %s", c.preset, msg)
 			}
-			var real502, sim502, realReq, simReq int
+			var realFailed, simFailed, realReq, simReq int
+			reals := map[string]gwFigures{}
 			for i, l := range presetLoads {
 				if c.loads != nil && !slices.Contains(c.loads, i) {
 					continue
@@ -296,6 +288,7 @@ func TestGatewayPresetsReal(t *testing.T) {
 					}
 					differ(l, aspect, format, args...)
 				}
+				reals[l.name] = real
 				t.Logf("%s, Apache closing %s after its response:\n  real:   %s, client saw %s\n  %-7s %s, client saw %s", l.name, closeAt.Round(10*time.Microsecond), real, real.seen(), c.preset+":", sim, sim.seen())
 				if n := real.Status[http.StatusOK] + real.failures(); n != real.Requests {
 					t.Errorf("%s: real gateway answered %d of %d requests 200 or with the race's failure (status %v)", l.name, n, real.Requests, real.Status)
@@ -327,26 +320,151 @@ func TestGatewayPresetsReal(t *testing.T) {
 				if (real.retried() == "all") != (sim.retried() == "all") && real.Races > 0 && sim.Races > 0 {
 					differ(l, "retry", "real retried %s (%d of %d races), preset %s (%d of %d)", real.retried(), real.Retried, real.Races, sim.retried(), sim.Retried, sim.Races)
 				}
-				if real.seen() == "502" && sim.seen() == "502" {
-					real502 += real.Status[http.StatusBadGateway]
-					sim502 += sim.Status[http.StatusBadGateway]
+				if real.seen() == sim.seen() && real.seen() != "-" {
+					realFailed += real.failures()
+					simFailed += sim.failures()
 					realReq += real.Requests
 					simReq += sim.Requests
 				}
 			}
+			checkAgrees(t, c, s, reals)
+			matrixAgrees(t, c, s, reals)
 			if realReq == 0 {
 				return
 			}
-			rr, sr := float64(real502)/float64(realReq), float64(sim502)/float64(simReq)
-			t.Logf("502 rate where both answer the race with 502: real %.3f (%d/%d), preset %.3f (%d/%d)", rr, real502, realReq, sr, sim502, simReq)
+			rr, sr := float64(realFailed)/float64(realReq), float64(simFailed)/float64(simReq)
+			t.Logf("failure rate where the clients of both saw the same: real %.3f (%d/%d), preset %.3f (%d/%d)", rr, realFailed, realReq, sr, simFailed, simReq)
 			// A rate of a handful of 502s is too noisy for a factor of 3.
-			if real502+sim502 < 10 {
-				t.Logf("%d 502s in all: too few to compare the rates", real502+sim502)
+			if realFailed+simFailed < 10 {
+				t.Logf("%d failures in all: too few to compare the rates", realFailed+simFailed)
 				return
 			}
 			if rr > 3*sr || sr > 3*rr {
-				t.Errorf("502 rate: real %.3f (%d/%d), the %s preset %.3f (%d/%d): not within 3×", rr, real502, realReq, c.preset, sr, sim502, simReq)
+				t.Errorf("failure rate: real %.3f (%d/%d), the %s preset %.3f (%d/%d): not within 3×", rr, realFailed, realReq, c.preset, sr, simFailed, simReq)
 			}
 		})
+	}
+}
+
+// presetScenario is a case's gateway in front of the apache preset with
+// Apache's keep-alive of the comparison (100 ms), at time scale 1: what
+// gwsim check and gwsim matrix are given for it.
+func presetScenario(t *testing.T, c presetCase) *Scenario {
+	t.Helper()
+	src := fmt.Sprintf(`name: %s
+time_scale: 1
+gateway: {preset: %s, request_timeout: 5s%s}
+backend: {preset: apache, keepalive_timeout: 100ms}
+link: {latency: 0s}
+load: {pattern: gap-sweep, gap_around: 100ms, gap_from: -2500us, gap_to: 1500us, gap_step: 100us}
+`, strings.NewReplacer(" ", "-", ",", "", "(", "", ")", "").Replace(c.name), c.preset, c.gateway)
+	s, err := Parse(c.name, []byte(src))
+	if err != nil {
+		t.Fatalf("%s:\n%s", err, src)
+	}
+	return s
+}
+
+// checkAgrees compares gwsim check's answer for the case's scenario with
+// what the real gateway did: a gateway that met the race is not safe, one
+// that reused nothing is; the rule names the requests that can meet the
+// race (a client connection's later ones, when the real gateway reused
+// nothing for one request per connection but did for many) and what the
+// client sees (no response, when the real gateway closed silently).
+func checkAgrees(t *testing.T, c presetCase, s *Scenario, reals map[string]gwFigures) {
+	t.Helper()
+	d, err := CheckScenario(s, 1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("gwsim check: %s: %s", d.Verdict, d.Rule)
+	races, reused := 0, 0
+	for _, f := range reals {
+		races += f.Races
+		reused += f.Reused
+	}
+	switch {
+	case races > 0 && d.Verdict == Safe:
+		t.Errorf("gwsim check says safe; the real gateway met %d races", races)
+	case reused == 0 && d.Verdict != Safe:
+		t.Errorf("gwsim check says %s; the real gateway reused no connection in %d loads", d.Verdict, len(reals))
+	}
+	many, one := reals[presetLoads[0].name], reals[presetLoads[2].name]
+	if _, ran := reals[presetLoads[2].name]; ran && many.Reused >= 3 {
+		laterOnly := strings.Contains(d.Rule, "second and later requests")
+		if real := one.Reused == 0; laterOnly != real {
+			t.Errorf("gwsim check says only later requests meet the race: %v; the real gateway reused %d of %d requests sent one per client connection (%d of %d many per connection)",
+				laterOnly, one.Reused, one.Sent, many.Reused, many.Sent)
+		}
+	}
+	if many.failures() > 0 { // the client saw the race (not every race sent again)
+		silent := strings.Contains(d.Rule, "without a response")
+		if real := !strings.Contains(many.seen(), "502"); silent != real {
+			t.Errorf("gwsim check says the client connection closes without a response: %v; the real gateway's clients (many requests per connection) saw %s", silent, many.seen())
+		}
+	}
+}
+
+// matrixAgrees runs the case's scenario as a one-cell gwsim matrix (its
+// own gap sweep across the apache preset's close, one client connection,
+// GET) and compares the cell with the real gateway's GET sweep, many
+// requests per connection: races met or not, and what the client got (a
+// status, no response, or nothing when every race was sent again). The
+// rates of races per request are logged side by side, and compared
+// within 3× when both met 10 or more. A cell whose timers ran late is
+// inconclusive.
+func matrixAgrees(t *testing.T, c presetCase, s *Scenario, reals map[string]gwFigures) {
+	t.Helper()
+	real, ok := reals[presetLoads[0].name]
+	if !ok {
+		return
+	}
+	opt := MatrixOptions{Base: s, Axes: []Axis{{Field: "gateway.preset", Values: []string{c.preset}}}, AutoSweep: true, Parallel: 1}
+	cells, err := BuildMatrix(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	RunMatrix(t.Context(), cells, opt)
+	cell := cells[0]
+	if cell.Err != nil {
+		t.Fatal(cell.Err)
+	}
+	answer := "nothing (every race sent again)"
+	switch {
+	case cell.Failed == 0:
+	case cell.RaceStatus == 0:
+		answer = "eof"
+	default:
+		answer = strconv.Itoa(cell.RaceStatus)
+	}
+	rate := func(races, reqs int64) float64 { return float64(races) / float64(max(reqs, 1)) }
+	t.Logf("gwsim matrix: %d requests, %d races (%.3f per request), client got %s ×%d, model %.3f, check %s; real GET sweep: %d requests, %d races (%.3f), client saw %s",
+		cell.Requests, cell.Races, rate(cell.Races, cell.Requests), answer, cell.Failed, cell.Predicted, cell.Check.Verdict,
+		real.Requests, real.Races, rate(int64(real.Races), int64(real.Requests)), real.seen())
+	for _, r := range cell.Results {
+		if r.Outcome == OutcomeInconclusive {
+			t.Logf("matrix run inconclusive (%s): not compared", r.InconclusiveReason)
+			return
+		}
+	}
+	switch {
+	case real.Reused == 0 && cell.Races > 0:
+		t.Errorf("gwsim matrix met %d races; the real gateway reused no connection", cell.Races)
+	case real.Races >= 3 && cell.Races == 0:
+		t.Errorf("gwsim matrix met no race; the real gateway met %d", real.Races)
+	case real.Races > 0 && cell.Races > 0:
+		realAnswer := real.seen()
+		if realAnswer == "-" {
+			realAnswer = "nothing (every race sent again)"
+		}
+		if realAnswer != answer {
+			t.Errorf("gwsim matrix's clients got %s when the race hit; the real gateway's saw %s", answer, realAnswer)
+		}
+	}
+	if real.Races >= 10 && cell.Races >= 10 {
+		rr, cr := rate(int64(real.Races), int64(real.Requests)), rate(cell.Races, cell.Requests)
+		if rr > 3*cr || cr > 3*rr {
+			t.Errorf("races per request: real %.3f, gwsim matrix %.3f: not within 3×", rr, cr)
+		}
 	}
 }

@@ -65,10 +65,14 @@ type Cell struct {
 	Runs       []*Scenario // one per sweep (one when AutoSweep is off)
 	Results    []*Result
 	TimeScale  float64
-	RaceStatus int   // the status the gateway answers the race with
+	// RaceStatus is the status the gateway answers the race with; 0 = none:
+	// the client connection closes without a response (a gateway that
+	// closes silently on a client connection's later request, as every
+	// raced request of a gap sweep is).
+	RaceStatus int
 	Requests   int64 // over the runs
 	Races      int64 // exchanges that met the race, retried ones included
-	Failed     int64 // requests answered with RaceStatus because of the race
+	Failed     int64 // requests answered with RaceStatus (or closed on) because of the race
 	Predicted  float64
 	// OutOfDomain: a run's load is outside the model (Prediction), so
 	// Predicted is no estimate and reports print none.
@@ -169,7 +173,10 @@ func buildCell(root *yaml.Node, file string, opt MatrixOptions, values []string)
 	c := &Cell{Values: append([]string(nil), values...), TimeScale: s.Scale()}
 	p, _ := s.profile(1)
 	c.RaceStatus = p.RaceStatus
-	if c.RaceStatus == 0 {
+	switch {
+	case p.SilentCloseOnLaterRequest:
+		c.RaceStatus = 0
+	case c.RaceStatus == 0:
 		c.RaceStatus = 502
 	}
 	c.Check, err = CheckScenario(s, c.TimeScale, rule.TimerSlack())

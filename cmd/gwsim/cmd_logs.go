@@ -98,7 +98,8 @@ from the failures' gaps; then the rule's verdict and the keep-alive to set.`,
 				gw, _ = proxy.LookupProfile(name)
 				in := scenarios.CheckFor(gw, backend.Config{})
 				an = gwlog.NewAnalyzer(gwlog.Options{
-					Gateway:          rule.Setting{Gateway: gw.Name, GatewayIdle: in.GatewayIdle, GatewayNoReuse: in.GatewayNoReuse},
+					Gateway: rule.Setting{Gateway: gw.Name, GatewayIdle: in.GatewayIdle, GatewayNoReuse: in.GatewayNoReuse,
+						GatewayReuseSafe: in.GatewayReuseSafe, GatewaySilentClose: in.GatewaySilentClose},
 					BackendKeepAlive: *keepAlive,
 					TimeScale:        *scale,
 				})

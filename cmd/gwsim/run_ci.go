@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"text/tabwriter"
 	"time"
 
@@ -84,9 +85,12 @@ func printModel(w io.Writer, results []*scenarios.Result) {
 		if err != nil {
 			continue
 		}
-		status := r.Profile.RaceStatus
-		if status == 0 {
-			status = 502
+		status := strconv.Itoa(r.Profile.RaceStatus)
+		if r.Profile.RaceStatus == 0 {
+			status = "502"
+		}
+		if r.Profile.SilentCloseOnLaterRequest {
+			status += " or closed" // no response on a client connection's later request
 		}
 		answered := r.RaceAnswers()
 		var measured float64
@@ -101,7 +105,7 @@ func printModel(w io.Writer, results []*scenarios.Result) {
 		if p.OutOfDomain {
 			predicted = "n/a (outside the model)"
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%.1f%% (%d race %d of %d)\t%s\t%s\n", r.Scenario.Name, predicted, 100*measured, answered, status, r.Requests, p.Model, verdict)
+		fmt.Fprintf(tw, "  %s\t%s\t%.1f%% (%d race %s of %d)\t%s\t%s\n", r.Scenario.Name, predicted, 100*measured, answered, status, r.Requests, p.Model, verdict)
 	}
 	_ = tw.Flush()
 }

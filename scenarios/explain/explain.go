@@ -56,6 +56,11 @@ type Explanation struct {
 	// ClientUnknown: the evidence does not say what the client got (a
 	// capture of the gateway's backend side).
 	ClientUnknown bool
+	// ClosedSilently: the gateway answered nothing and closed the client
+	// connection (status 0 with a backend cause: HAProxy on a client
+	// connection's later request); ClientErr is what the client saw, when
+	// its side is in the evidence.
+	ClosedSilently bool
 	// Wire: the times are when a capture saw the packets.
 	Wire bool
 	// PeerInferred: PeerTimeout was inferred from the failures' idle ages.
@@ -135,16 +140,31 @@ func Explain(ev *Evidence) *Analysis {
 		if ans.Cause == "" || ans.Cause == proxy.CauseNone || ans.Status >= 200 && ans.Status < 300 {
 			continue // a 2xx whose body broke shows up as a client error
 		}
-		a.add(explainUpstream(a, ans.Cause, ans.Status, ans.Method, ans.At, up[connKey(ans.Client, ans.Server)]))
+		x := explainUpstream(a, ans.Cause, ans.Status, ans.Method, ans.At, up[connKey(ans.Client, ans.Server)])
+		x.ClosedSilently = ans.closedSilently()
+		a.add(x)
 	}
 	for _, c := range ev.Conns {
 		if c.Hop != Downstream {
 			continue
 		}
 		for i := range c.Exchanges {
-			if x := &c.Exchanges[i]; x.Failed {
-				a.add(explainClient(a, c, x, idx))
+			f := &c.Exchanges[i]
+			if !f.Failed {
+				continue
 			}
+			if ans := idx.silentClose(c.Client, f.Done); ans != nil {
+				// The gateway's silent close, explained above: the client's
+				// error is how it saw it, not another failure.
+				for j := range a.Explanations {
+					if x := &a.Explanations[j]; x.ClosedSilently && x.At.Equal(ans.At) && x.ClientErr == "" {
+						x.ClientErr = f.ErrKind
+						break
+					}
+				}
+				continue
+			}
+			a.add(explainClient(a, c, f, idx))
 		}
 	}
 	for _, c := range ev.Conns {
@@ -206,14 +226,14 @@ func (a *Analysis) add(x Explanation) {
 // linear in the evidence's size (a demo that ran for hours has millions of
 // successful answers and a few failures).
 type answerIndex struct {
-	byConn map[string][]Answer // non-2xx answers, by upstream connection
+	byConn map[string][]Answer // non-2xx answers and silent closes, by upstream connection
 	byPeer map[string][]Answer // answers with a failure cause, by client ip:port
 }
 
 func indexAnswers(answers []Answer) answerIndex {
 	idx := answerIndex{byConn: map[string][]Answer{}, byPeer: map[string][]Answer{}}
 	for _, ans := range answers {
-		if failedStatus(ans.Status) {
+		if failedStatus(ans.Status) || ans.closedSilently() {
 			k := connKey(ans.Client, ans.Server)
 			idx.byConn[k] = append(idx.byConn[k], ans)
 		}
@@ -222,6 +242,23 @@ func indexAnswers(answers []Answer) answerIndex {
 		}
 	}
 	return idx
+}
+
+// closedSilently reports whether the gateway answered a backend failure
+// with no response at all: status 0 with a cause that is not the client's.
+func (ans *Answer) closedSilently() bool {
+	return ans.Status == 0 && ans.Cause != "" && ans.Cause != proxy.CauseNone && ans.Cause != proxy.CauseClientClosed
+}
+
+// silentClose is the gateway's silent close of the client at peer within a
+// second of at, if any.
+func (idx answerIndex) silentClose(peer string, at time.Time) *Answer {
+	for i, ans := range idx.byPeer[peer] {
+		if ans.closedSilently() && !ans.At.After(at.Add(time.Second)) && !ans.At.Before(at.Add(-time.Second)) {
+			return &idx.byPeer[peer][i]
+		}
+	}
+	return nil
 }
 
 // failedStatus is a status the client got instead of an answer (not 0,

@@ -16,6 +16,12 @@ func (x *Explanation) Story(start time.Time) string {
 	who := "the client"
 	if x.ClientUnknown {
 		who = "what the client got is not in this evidence"
+	} else if x.ClosedSilently {
+		saw := "its connection close"
+		if x.ClientErr != "" {
+			saw = x.ClientErr
+		}
+		who = "the gateway closed the client connection without a response (as HAProxy does on a client connection's later request), so the client saw " + saw
 	} else if x.Status != 0 {
 		who = fmt.Sprintf("the client got %d", x.Status)
 	} else if x.Retried {

@@ -30,7 +30,8 @@ func Verdicts(r *Result) []Verdict {
 		if err != nil {
 			continue
 		}
-		s := rule.Setting{Gateway: name, GatewayIdle: p.BackendIdleTimeout, Backend: "the server", BackendKeepAlive: r.Median}
+		s := rule.Setting{Gateway: name, GatewayIdle: p.BackendIdleTimeout, Backend: "the server", BackendKeepAlive: r.Median,
+			GatewayReuseSafe: p.Reuse == proxy.ReuseSafe, GatewaySilentClose: p.SilentCloseOnLaterRequest}
 		if s.GatewayIdle > 0 && s.GatewayIdle < time.Microsecond {
 			s.GatewayIdle, s.GatewayNoReuse = 0, true
 		}

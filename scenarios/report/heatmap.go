@@ -71,7 +71,7 @@ func MatrixTable(w io.Writer, axes []scenarios.Axis, cells []*scenarios.Cell) er
 			row = append(row, "-", "-", "-", "ERROR", "-", string(c.Check.Verdict))
 		} else {
 			row = append(row, strconv.FormatInt(c.Requests, 10), strconv.FormatInt(c.Races, 10),
-				fmt.Sprintf("%d ×%d", c.RaceStatus, c.Failed), ratePct(c.Measured()), predictedPct(c), string(c.Check.Verdict))
+				fmt.Sprintf("%s ×%d", raceAnswer(c), c.Failed), ratePct(c.Measured()), predictedPct(c), string(c.Check.Verdict))
 		}
 		fmt.Fprintln(tw, strings.Join(row, "\t"))
 	}
@@ -84,6 +84,15 @@ func MatrixTable(w io.Writer, axes []scenarios.Axis, cells []*scenarios.Cell) er
 		}
 	}
 	return nil
+}
+
+// raceAnswer is what a cell's clients got when the race hit: the status,
+// or "closed" (no response).
+func raceAnswer(c *scenarios.Cell) string {
+	if c.RaceStatus == 0 {
+		return "closed"
+	}
+	return strconv.Itoa(c.RaceStatus)
 }
 
 // MatrixCSV writes a header and one record per cell.
@@ -114,7 +123,7 @@ type MatrixCellJSON struct {
 	Axes          map[string]string `json:"axes"`
 	Requests      int64             `json:"requests"`
 	Races         int64             `json:"races"`       // exchanges that met the race, retried ones included
-	RaceStatus    int               `json:"race_status"` // the status the gateway answers the race with
+	RaceStatus    int               `json:"race_status"` // the status the gateway answers the race with; 0 = the client connection closes without one
 	Failed        int64             `json:"failed"`      // requests answered with race_status (the 502s)
 	MeasuredRate  float64           `json:"measured_rate"`
 	PredictedRate *float64          `json:"predicted_rate"` // null outside the model's domain
@@ -232,8 +241,8 @@ func cellTitle(axes []scenarios.Axis, c *scenarios.Cell) string {
 	for i, a := range axes {
 		parts = append(parts, a.Field+"="+c.Values[i])
 	}
-	return fmt.Sprintf("%s: %d × %d of %d requests (%d races), model %s, check %s: %s",
-		strings.Join(parts, ", "), c.RaceStatus, c.Failed, c.Requests, c.Races, predictedPct(c), c.Check.Verdict, c.Check.Rule)
+	return fmt.Sprintf("%s: %s × %d of %d requests (%d races), model %s, check %s: %s",
+		strings.Join(parts, ", "), raceAnswer(c), c.Failed, c.Requests, c.Races, predictedPct(c), c.Check.Verdict, c.Check.Rule)
 }
 
 // heatColour maps a cell's rate to a fill and a readable text colour.

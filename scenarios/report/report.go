@@ -179,7 +179,7 @@ func lastLines(s string, n int) string {
 
 func raceLine(r *scenarios.Result) string {
 	var idle []time.Duration
-	retried := 0
+	retried, silent := 0, 0
 	for _, x := range r.Analysis.Explanations {
 		if x.Cause != proxy.CauseKeepaliveRace {
 			continue
@@ -188,11 +188,21 @@ func raceLine(r *scenarios.Result) string {
 		if x.Retried {
 			retried++
 		}
+		if x.ClosedSilently {
+			silent++
+		}
 	}
 	slices.Sort(idle)
-	first := "none reached the client"
+	var reached []string
 	if r.First502 >= 0 {
-		first = "first 502 after " + human(r.First502)
+		reached = append(reached, "first 502 after "+human(r.First502))
+	}
+	if silent > 0 {
+		reached = append(reached, fmt.Sprintf("%d reached the client as its connection closed without a response", silent))
+	}
+	first := "none reached the client"
+	if len(reached) > 0 {
+		first = strings.Join(reached, "; ")
 	}
 	hidden := ""
 	if retried > 0 {

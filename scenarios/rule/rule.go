@@ -81,6 +81,13 @@ type Setting struct {
 	BackendKeepAlive time.Duration
 	// BackendNoLimit: the backend never closes an idle connection.
 	BackendNoLimit bool
+	// GatewayReuseSafe: the gateway sends a client connection's first
+	// request on a new backend connection (HAProxy's http-reuse safe), so
+	// only later requests can meet the race.
+	GatewayReuseSafe bool
+	// GatewaySilentClose: the gateway answers the race on a client
+	// connection's later request by closing it without a response (HAProxy).
+	GatewaySilentClose bool
 	// Window is the race window W: one round trip plus how late the
 	// timers act; 0 = DefaultRTT + DefaultTimerSlack.
 	Window time.Duration
@@ -185,7 +192,24 @@ func Decide(s Setting) Decision {
 			d.Advice = fmt.Sprintf("nothing to change (%s leaves more headroom if the gateway's limit changes)", rec)
 		}
 	}
+	if d.Verdict != Safe {
+		d.Rule += who(s)
+	}
 	return d
+}
+
+// who qualifies an unsafe or marginal rule by which requests can meet the
+// race and what their clients see.
+func who(s Setting) string {
+	switch {
+	case s.GatewayReuseSafe && s.GatewaySilentClose:
+		return "; only a client connection's second and later requests go out on reused connections (a client sending one request per connection never meets the race), and the gateway answers the race by closing the client connection without a response: clients see a closed connection, not a 502, and the gateway's log has no line"
+	case s.GatewayReuseSafe:
+		return "; only a client connection's second and later requests go out on reused connections (a client sending one request per connection never meets the race)"
+	case s.GatewaySilentClose:
+		return "; on a client connection's second or later request the gateway answers the race by closing the client connection without a response: clients see a closed connection, not a 502, and the gateway's log has no line"
+	}
+	return ""
 }
 
 func orName(name, def string) string {

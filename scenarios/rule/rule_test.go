@@ -111,3 +111,26 @@ func TestIdleCluster(t *testing.T) {
 		}
 	}
 }
+
+// TestDecideSaysWhoMeetsTheRace: a gateway that sends a client
+// connection's first request on a new connection, or closes silently on a
+// later one (HAProxy), keeps its verdict; the rule says which requests can
+// meet the race and what their clients see, and a safe verdict says
+// nothing of it.
+func TestDecideSaysWhoMeetsTheRace(t *testing.T) {
+	unsafe := Setting{Gateway: "haproxy", BackendKeepAlive: 5 * time.Second, GatewayReuseSafe: true, GatewaySilentClose: true}
+	d := Decide(unsafe)
+	if d.Verdict != Unsafe || !strings.Contains(d.Rule, "second and later requests") || !strings.Contains(d.Rule, "without a response") {
+		t.Errorf("reuse safe, silent close, no idle limit before 5 s: %s: %s", d.Verdict, d.Rule)
+	}
+	plain := unsafe
+	plain.GatewayReuseSafe, plain.GatewaySilentClose = false, false
+	if p := Decide(plain); p.Verdict != d.Verdict || strings.Contains(p.Rule, "second") || !strings.HasPrefix(d.Rule, p.Rule) {
+		t.Errorf("without the qualifiers: %s: %s", p.Verdict, p.Rule)
+	}
+	safe := unsafe
+	safe.BackendKeepAlive = 0
+	if s := Decide(safe); s.Verdict != Safe || strings.Contains(s.Rule, "second") {
+		t.Errorf("keep-alive off: %s: %s", s.Verdict, s.Rule)
+	}
+}

@@ -386,13 +386,13 @@ func checkAgrees(t *testing.T, c presetCase, s *Scenario, reals map[string]gwFig
 	switch {
 	case races > 0 && d.Verdict == Safe:
 		t.Errorf("gwsim check says safe; the real gateway met %d races", races)
-	case reused == 0 && d.Verdict != Safe:
+	case reused == 0 && races == 0 && d.Verdict != Safe:
 		t.Errorf("gwsim check says %s; the real gateway reused no connection in %d loads", d.Verdict, len(reals))
 	}
 	many, one := reals[presetLoads[0].name], reals[presetLoads[2].name]
 	if _, ran := reals[presetLoads[2].name]; ran && many.Reused >= 3 {
 		laterOnly := strings.Contains(d.Rule, "second and later requests")
-		if real := one.Reused == 0; laterOnly != real {
+		if real := one.Reused == 0 && one.Races == 0; laterOnly != real {
 			t.Errorf("gwsim check says only later requests meet the race: %v; the real gateway reused %d of %d requests sent one per client connection (%d of %d many per connection)",
 				laterOnly, one.Reused, one.Sent, many.Reused, many.Sent)
 		}
@@ -408,7 +408,8 @@ func checkAgrees(t *testing.T, c presetCase, s *Scenario, reals map[string]gwFig
 // matrixAgrees runs the case's scenario as a one-cell gwsim matrix (its
 // own gap sweep across the apache preset's close, one client connection,
 // GET) and compares the cell with the real gateway's GET sweep, many
-// requests per connection: races met or not, and what the client got (a
+// requests per connection: races met or not (a real gateway that reused
+// nothing, in Apache's log or in a race, met none), and what the client got (a
 // status, no response, or nothing when every race was sent again). The
 // rates of races per request are logged side by side, and compared
 // within 3× when both met 10 or more. A cell whose timers ran late is
@@ -448,7 +449,7 @@ func matrixAgrees(t *testing.T, c presetCase, s *Scenario, reals map[string]gwFi
 		}
 	}
 	switch {
-	case real.Reused == 0 && cell.Races > 0:
+	case real.Reused == 0 && real.Races == 0 && cell.Races > 0:
 		t.Errorf("gwsim matrix met %d races; the real gateway reused no connection", cell.Races)
 	case real.Races >= 3 && cell.Races == 0:
 		t.Errorf("gwsim matrix met no race; the real gateway met %d", real.Races)

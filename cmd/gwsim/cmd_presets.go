@@ -54,15 +54,20 @@ name.`,
 	if len(gateways) > 0 {
 		fmt.Fprintln(stdout, "Gateways (real-world values; a scenario's gateway section overrides any of them):")
 		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "PRESET\tCLIENT KEEP-ALIVE\tBACKEND IDLE\tREQUEST TIMEOUT\tON TIMEOUT\tON RACE\tRETRY\tPOOL\tVERIFIED")
+		fmt.Fprintln(tw, "PRESET\tCLIENT KEEP-ALIVE\tBACKEND IDLE\tREQUEST TIMEOUT\tON TIMEOUT\tON RACE\tRETRY\tPOOL\tREUSE\tVERIFIED")
 		for _, n := range gateways {
 			p, _ := proxy.LookupProfile(n)
 			onTimeout := strconv.Itoa(p.TimeoutStatus)
 			if p.TimeoutTriesOtherMember {
 				onTimeout = "next member, then " + onTimeout
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", n, presetDur(p.ClientKeepAlive, "none"), gatewayIdleWords(p.BackendIdleTimeout),
-				presetDur(p.RequestTimeout, "none"), onTimeout, p.RaceStatus, p.Retry, p.PoolOrder, verifiedShort(proxy.ProfileVerified(n)))
+			onRace := strconv.Itoa(p.RaceStatus)
+			if p.SilentCloseOnLaterRequest {
+				onRace += ", later request: close" // no response on a client connection's second or later request
+			}
+			reuse, _ := proxy.ParseReusePolicy(string(p.Reuse))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", n, presetDur(p.ClientKeepAlive, "none"), gatewayIdleWords(p.BackendIdleTimeout),
+				presetDur(p.RequestTimeout, "none"), onTimeout, onRace, p.Retry, p.PoolOrder, reuse, verifiedShort(proxy.ProfileVerified(n)))
 		}
 		if err := tw.Flush(); err != nil {
 			return exitRuntime
@@ -102,16 +107,16 @@ name.`,
 	for _, n := range gateways {
 		fmt.Fprintf(stdout, "  gateway %s:\n", n)
 		for _, s := range proxy.ProfileSources(n) {
-			fmt.Fprintf(stdout, "    %-27s %s%s\n", s.Field, assumptionMark(s.Assumption), s.Text)
+			fmt.Fprintf(stdout, "    %-29s %s%s\n", s.Field, assumptionMark(s.Assumption), s.Text)
 		}
-		fmt.Fprintf(stdout, "    %-27s %s\n", "verified", proxy.ProfileVerified(n))
+		fmt.Fprintf(stdout, "    %-29s %s\n", "verified", proxy.ProfileVerified(n))
 	}
 	for _, n := range backends {
 		fmt.Fprintf(stdout, "  backend %s:\n", n)
 		for _, s := range backend.PresetSources(n) {
-			fmt.Fprintf(stdout, "    %-27s %s%s\n", s.Field, assumptionMark(s.Assumption), s.Text)
+			fmt.Fprintf(stdout, "    %-29s %s%s\n", s.Field, assumptionMark(s.Assumption), s.Text)
 		}
-		fmt.Fprintf(stdout, "    %-27s %s\n", "verified", backend.PresetVerified(n))
+		fmt.Fprintf(stdout, "    %-29s %s\n", "verified", backend.PresetVerified(n))
 	}
 	fmt.Fprintln(stdout, "\nEvery value, its source and the real servers' and gateways' figures: docs/presets.md.")
 	return exitOK

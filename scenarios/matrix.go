@@ -61,10 +61,10 @@ type MatrixOptions struct {
 
 // Cell is one combination of axis values, its runs and what came out.
 type Cell struct {
-	Values     []string    // one per axis, in axis order
-	Runs       []*Scenario // one per sweep (one when AutoSweep is off)
-	Results    []*Result
-	TimeScale  float64
+	Values    []string    // one per axis, in axis order
+	Runs      []*Scenario // one per sweep (one when AutoSweep is off)
+	Results   []*Result
+	TimeScale float64
 	// RaceStatus is the status the gateway answers the race with; 0 = none:
 	// the client connection closes without a response (a gateway that
 	// closes silently on a client connection's later request, as every

@@ -151,6 +151,22 @@ func realHAProxyFigures(t *testing.T, bin string, apache *loggedApache, c haprox
 	return f
 }
 
+// realCaddyFigures sweeps real Caddy, started for the load. Its error log
+// has a line for each race it answered (502); a race Go's transport
+// replayed (an idempotent request on a reused connection) leaves no trace
+// but in Apache's log, so Races counts the answered ones only.
+func realCaddyFigures(t *testing.T, bin string, apache *loggedApache, c caddyGW, closeAt time.Duration, l presetLoad) gwFigures {
+	gw := startCaddy(t, bin, apache.Addr, c)
+	f := measureSweep(t, apache, gw.Addr, closeAt, l)
+	gw.Stop(t)
+	for _, line := range strings.Split(gw.errOut.String(), "\n") {
+		if strings.Contains(line, `"logger":"http.log.error"`) && strings.Contains(line, `"status":502`) {
+			f.Races++
+		}
+	}
+	return f
+}
+
 // presetFigures sweeps gwsim's gateway with profile p, in process.
 func presetFigures(t *testing.T, p proxy.Profile, apache *loggedApache, closeAt time.Duration, l presetLoad) gwFigures {
 	gw, err := proxy.New(proxy.Config{Profile: p, Backends: []string{apache.Addr}, RaceWindow: apacheRaceWindow},
@@ -181,6 +197,7 @@ type presetCase struct {
 	name    string
 	nginx   *nginxGW
 	haproxy *haproxyGW
+	caddy   *caddyGW
 	preset  string
 	// gateway is the configuration's departure from the preset's defaults,
 	// as scenario keys of the gateway section (", retry: none").
@@ -198,6 +215,7 @@ var presetCases = []presetCase{
 		gateway: ", retry: none, timeout_tries_other_member: false", loads: []int{0, 1}}, // no retry: GET and POST alike
 	{name: "haproxy, defaults (http-reuse safe)", haproxy: &haproxyGW{}, preset: "haproxy"},
 	{name: "haproxy, http-reuse always", haproxy: &haproxyGW{Reuse: "always"}, preset: "haproxy", gateway: ", reuse: always"},
+	{name: "caddy, reverse_proxy defaults", caddy: &caddyGW{}, preset: "caddy"},
 }
 
 // retried says how many of the races' requests were sent again: "none",
@@ -242,6 +260,7 @@ func TestGatewayPresetsReal(t *testing.T) {
 	}
 	nginxBin := requireGatewayBin(t, "nginx")
 	haproxyBin := requireGatewayBin(t, "haproxy")
+	caddyBin := requireGatewayBin(t, "caddy")
 	apache := startLoggedApache(t, 100*time.Millisecond)
 	for _, c := range presetCases {
 		t.Run(c.name, func(t *testing.T) {
@@ -269,10 +288,13 @@ func TestGatewayPresetsReal(t *testing.T) {
 				pctx, stopProbe := context.WithCancel(t.Context())
 				probe := startLatenessProbe(pctx)
 				var real gwFigures
-				if c.nginx != nil {
+				switch {
+				case c.nginx != nil:
 					real = realNginxFigures(t, nginxBin, apache, *c.nginx, closeAt, l)
-				} else {
+				case c.haproxy != nil:
 					real = realHAProxyFigures(t, haproxyBin, apache, *c.haproxy, closeAt, l)
+				default:
+					real = realCaddyFigures(t, caddyBin, apache, *c.caddy, closeAt, l)
 				}
 				sim := presetFigures(t, p, apache, closeAt, l)
 				stopProbe()

@@ -101,8 +101,15 @@ func (g *realGW) Stop(t *testing.T) string {
 // ends.
 func startRealGW(t *testing.T, bin string, conf func(dir, listen string) string, args func(dir, confPath string) []string) *realGW {
 	t.Helper()
+	return startRealGWEnv(t, bin, nil, conf, args)
+}
+
+// startRealGWEnv is startRealGW with the process's environment from
+// env(dir) (nil = the test's own).
+func startRealGWEnv(t *testing.T, bin string, env func(dir string) []string, conf func(dir, listen string) string, args func(dir, confPath string) []string) *realGW {
+	t.Helper()
 	for attempt := 1; ; attempt++ {
-		g, err := tryStartRealGW(t, bin, conf, args)
+		g, err := tryStartRealGW(t, bin, env, conf, args)
 		if err == nil {
 			return g
 		}
@@ -113,7 +120,7 @@ func startRealGW(t *testing.T, bin string, conf func(dir, listen string) string,
 	}
 }
 
-func tryStartRealGW(t *testing.T, bin string, conf func(dir, listen string) string, args func(dir, confPath string) []string) (*realGW, error) {
+func tryStartRealGW(t *testing.T, bin string, env func(dir string) []string, conf func(dir, listen string) string, args func(dir, confPath string) []string) (*realGW, error) {
 	dir := t.TempDir()
 	listen := "127.0.0.1:" + freeLoopbackPort(t)
 	path := filepath.Join(dir, filepath.Base(bin)+".conf")
@@ -123,6 +130,9 @@ func tryStartRealGW(t *testing.T, bin string, conf func(dir, listen string) stri
 	g := &realGW{Addr: listen, Dir: dir, exited: make(chan error, 1), out: &lockedBuffer{}, errOut: &lockedBuffer{}}
 	g.cmd = exec.Command(bin, args(dir, path)...)
 	g.cmd.Stdout, g.cmd.Stderr = g.out, g.errOut
+	if env != nil {
+		g.cmd.Env = env(dir)
+	}
 	g.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := g.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", bin, err)
@@ -384,4 +394,25 @@ func gaps502(r *load.Result) string {
 		s = append(s, fmt.Sprintf("%.1f", float64(g)/float64(time.Millisecond)))
 	}
 	return "[" + strings.Join(s, " ") + "] ms"
+}
+
+// caddyGW configures real Caddy as the gateway: reverse_proxy with its
+// defaults (Go's http.Transport: idle connections kept 2 min, idempotent
+// requests replayed on a reused connection that failed).
+type caddyGW struct{}
+
+// startCaddy starts Caddy in the foreground in front of backend, its
+// state under the test's directory; its error log (JSON lines) goes to
+// stderr.
+func startCaddy(t *testing.T, bin, backend string, _ caddyGW) *realGW {
+	t.Helper()
+	conf := func(dir, listen string) string {
+		return fmt.Sprintf("{\n\tadmin off\n\tauto_https off\n}\nhttp://%s {\n\treverse_proxy %s\n}\n", listen, backend)
+	}
+	env := func(dir string) []string {
+		return []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=" + dir, "XDG_DATA_HOME=" + dir, "XDG_CONFIG_HOME=" + dir}
+	}
+	return startRealGWEnv(t, bin, env, conf, func(dir, path string) []string {
+		return []string{"run", "--config", path, "--adapter", "caddyfile"}
+	})
 }

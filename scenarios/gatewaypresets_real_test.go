@@ -280,6 +280,7 @@ func TestGatewayPresetsReal(t *testing.T) {
 			}
 			var realFailed, simFailed, realReq, simReq int
 			reals := map[string]gwFigures{}
+			var maxLate time.Duration
 			for i, l := range presetLoads {
 				if c.loads != nil && !slices.Contains(c.loads, i) {
 					continue
@@ -299,6 +300,7 @@ func TestGatewayPresetsReal(t *testing.T) {
 				sim := presetFigures(t, p, apache, closeAt, l)
 				stopProbe()
 				late, _ := probe.result() // the 99th percentile: one pause is not a busy machine
+				maxLate = max(maxLate, late)
 				// One side with none (no reuse, no race) against some on
 				// the other is the gateways' difference only when timers
 				// ran on time: late ones stretch a sweep's gaps past
@@ -349,7 +351,7 @@ func TestGatewayPresetsReal(t *testing.T) {
 					simReq += sim.Requests
 				}
 			}
-			checkAgrees(t, c, s, reals)
+			checkAgrees(t, c, s, reals, maxLate)
 			matrixAgrees(t, c, s, reals)
 			if realReq == 0 {
 				return
@@ -392,8 +394,9 @@ load: {pattern: gap-sweep, gap_around: 100ms, gap_from: -2500us, gap_to: 1500us,
 // that reused nothing is; the rule names the requests that can meet the
 // race (a client connection's later ones, when the real gateway reused
 // nothing for one request per connection but did for many) and what the
-// client sees (no response, when the real gateway closed silently).
-func checkAgrees(t *testing.T, c presetCase, s *Scenario, reals map[string]gwFigures) {
+// client sees (no response, when the real gateway closed silently); those
+// two only when the sweeps' timers ran on time.
+func checkAgrees(t *testing.T, c presetCase, s *Scenario, reals map[string]gwFigures, late time.Duration) {
 	t.Helper()
 	d, err := CheckScenario(s, 1, 0)
 	if err != nil {
@@ -410,6 +413,12 @@ func checkAgrees(t *testing.T, c presetCase, s *Scenario, reals map[string]gwFig
 		t.Errorf("gwsim check says safe; the real gateway met %d races", races)
 	case reused == 0 && races == 0 && d.Verdict != Safe:
 		t.Errorf("gwsim check says %s; the real gateway reused no connection in %d loads", d.Verdict, len(reals))
+	}
+	if late > 10*time.Millisecond {
+		// Sweeps whose gaps late timers stretched past Apache's close
+		// reuse nothing, whatever the gateway would do.
+		t.Logf("which requests meet the race, and what their clients see: inconclusive, with timers %s late (99th percentile)", late)
+		return
 	}
 	many, one := reals[presetLoads[0].name], reals[presetLoads[2].name]
 	if _, ran := reals[presetLoads[2].name]; ran && many.Reused >= 3 {
@@ -434,8 +443,8 @@ func checkAgrees(t *testing.T, c presetCase, s *Scenario, reals map[string]gwFig
 // nothing, in Apache's log or in a race, met none), and what the client got (a
 // status, no response, or nothing when every race was sent again). The
 // rates of races per request are logged side by side, and compared
-// within 3× when both met 10 or more. A cell whose timers ran late is
-// inconclusive.
+// within 3× when both met 10 or more. A cell whose run was inconclusive,
+// or whose timers ran more than 10 ms late, is not compared.
 func matrixAgrees(t *testing.T, c presetCase, s *Scenario, reals map[string]gwFigures) {
 	t.Helper()
 	real, ok := reals[presetLoads[0].name]
@@ -447,7 +456,11 @@ func matrixAgrees(t *testing.T, c presetCase, s *Scenario, reals map[string]gwFi
 	if err != nil {
 		t.Fatal(err)
 	}
+	pctx, stopProbe := context.WithCancel(t.Context())
+	probe := startLatenessProbe(pctx)
 	RunMatrix(t.Context(), cells, opt)
+	stopProbe()
+	late, _ := probe.result() // the 99th percentile
 	cell := cells[0]
 	if cell.Err != nil {
 		t.Fatal(cell.Err)
@@ -469,6 +482,10 @@ func matrixAgrees(t *testing.T, c presetCase, s *Scenario, reals map[string]gwFi
 			t.Logf("matrix run inconclusive (%s): not compared", r.InconclusiveReason)
 			return
 		}
+	}
+	if late > 10*time.Millisecond {
+		t.Logf("matrix run inconclusive, with timers %s late (99th percentile): a sweep of 100 µs steps was not run as aimed; not compared", late)
+		return
 	}
 	switch {
 	case real.Reused == 0 && real.Races == 0 && cell.Races > 0:

@@ -66,6 +66,13 @@ type Config struct {
 	// connection is closed (in Close style) after it; the first request is
 	// then awaited for ReadHeaderTimeout. Ignored when IdleForever is set.
 	KeepAliveTimeout time.Duration
+	// Tick models a server that checks its idle time-outs on a periodic
+	// timer (Gunicorn's gthread worker and Tomcat's poller: 1 s): an idle
+	// connection whose KeepAliveTimeout has passed closes at the next tick,
+	// from KeepAliveTimeout to KeepAliveTimeout+Tick after its last answer.
+	// Ticks fall on whole multiples of Tick since Serve started. 0 = no
+	// tick: each connection closes at its own KeepAliveTimeout.
+	Tick time.Duration
 	// IdleForever keeps idle connections open indefinitely (Go net/http with
 	// no IdleTimeout and no ReadTimeout); KeepAliveTimeout is ignored.
 	IdleForever bool
@@ -125,6 +132,7 @@ func (c Config) Validate() error {
 		d    time.Duration
 	}{
 		{"KeepAliveTimeout", c.KeepAliveTimeout},
+		{"Tick", c.Tick},
 		{"AdvertisedKeepAlive", c.AdvertisedKeepAlive},
 		{"LingerTimeout", c.LingerTimeout},
 		{"Delay", c.Delay},
@@ -167,7 +175,7 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// Scaled returns a copy of c with KeepAliveTimeout, AdvertisedKeepAlive,
+// Scaled returns a copy of c with KeepAliveTimeout, Tick, AdvertisedKeepAlive,
 // Delay, LingerTimeout, ReadHeaderTimeout and every fault's Start and
 // Duration multiplied by f (the time scale). f <= 0 or f == 1 returns c
 // unchanged. Zero fields stay zero (so defaults are not scaled) and a
@@ -178,6 +186,7 @@ func (c Config) Scaled(f float64) Config {
 		return c
 	}
 	c.KeepAliveTimeout = scale(c.KeepAliveTimeout, f)
+	c.Tick = scale(c.Tick, f)
 	c.AdvertisedKeepAlive = scale(c.AdvertisedKeepAlive, f)
 	c.Delay = scale(c.Delay, f)
 	c.LingerTimeout = scale(c.LingerTimeout, f)

@@ -73,13 +73,28 @@ func (c *conn) idleDeadline() time.Time {
 	case cfg.IdleForever:
 		return time.Time{}
 	case cfg.KeepAliveTimeout > 0:
-		if c.lastWrite.IsZero() {
-			return c.accepted.Add(cfg.KeepAliveTimeout) // first request: as Apache
+		from := c.lastWrite
+		if from.IsZero() {
+			from = c.accepted // first request: as Apache
 		}
-		return c.lastWrite.Add(cfg.KeepAliveTimeout)
+		return nextTick(from.Add(cfg.KeepAliveTimeout), c.s.start(), cfg.Tick)
 	default: // keep-alive off: only a first request is ever awaited
 		return c.accepted.Add(cfg.ReadHeaderTimeout)
 	}
+}
+
+// nextTick is the first tick at or after t, ticks falling every tick since
+// start; t itself when tick is 0.
+func nextTick(t, start time.Time, tick time.Duration) time.Time {
+	if tick <= 0 {
+		return t
+	}
+	since := t.Sub(start)
+	if since <= 0 {
+		return start
+	}
+	n := (since + tick - 1) / tick
+	return start.Add(n * tick)
 }
 
 // awaitRequest waits for the first byte of the next request. It reports

@@ -35,9 +35,10 @@ const documentedOnly = "documented only"
 // comment and, for `gwsim presets`, as data; docs/presets.md has them all,
 // with the figures each real server gave on loopback (Debian 12 packages,
 // TestRealServers in package scenarios); "assumption:" marks what no
-// document or measurement says. Where the real server closes on a tick or
-// later than its setting, the preset's KeepAliveTimeout is the earliest
-// close (the one that matters for the race): gwsim's backend has no tick.
+// document or measurement says. Where the real server closes later than its
+// setting, the preset's KeepAliveTimeout is the earliest close (Node's and
+// Puma's offsets added); where it checks its time-outs on a periodic timer,
+// Tick models it (Gunicorn gthread, Tomcat, lighttpd).
 var presets = map[string]preset{
 	"apache": {
 		// Apache httpd 2.4 defaults (core docs), measured on 2.4.71 (event MPM).
@@ -109,10 +110,12 @@ var presets = map[string]preset{
 		// the default sync worker has no keep-alive (use keepalive_off).
 		Config{
 			KeepAliveTimeout: 2 * time.Second, // --keep-alive 2; measured (gthread) 2.0-3.0 s: a 1 s tick
+			Tick:             time.Second,     // the gthread worker's poll loop: measured 1.0-1.95 s at --keep-alive 1
 			Close:            CloseFIN,        // measured (gthread)
 		},
 		[]Source{
-			doc("keepalive_timeout", "Gunicorn docs: keepalive 2 s, gthread and async workers only; measured on 20.1.0: the default sync worker answers Connection: close (set keepalive_off for it); gthread closes 2.0-2.95 s after the answer (--keep-alive 1: 1.0-1.95 s): a 1 s tick gwsim's backend does not model (it closes at the earliest)"),
+			doc("keepalive_timeout", "Gunicorn docs: keepalive 2 s, gthread and async workers only; measured on 20.1.0: the default sync worker answers Connection: close (set keepalive_off for it); gthread closes 2.0-2.95 s after the answer (--keep-alive 1: 1.0-1.95 s)"),
+			doc("tick", "measured on 20.1.0 gthread: idle connections close on a 1 s tick (its poll loop's timeout), from the setting to a second later; connections idle 0-900 ms apart close together"),
 			doc("advertised_keepalive", "no Keep-Alive header (gwsim's backend always sends it)"),
 			doc("max_keepalive_requests", "no per-connection limit (measured on 20.1.0 gthread: none up to 1100)"),
 			doc("close", "measured on 20.1.0 gthread: FIN, a request after it is reset"),
@@ -148,12 +151,14 @@ var presets = map[string]preset{
 	"tomcat": {
 		Config{
 			KeepAliveTimeout:     60 * time.Second, // keepAliveTimeout = connectionTimeout, 60 s built in (the shipped server.xml sets 20 s)
+			Tick:                 time.Second,      // the NIO poller checks time-outs about once a second: measured 1.0-1.9 s at keepAliveTimeout 1000
 			MaxKeepAliveRequests: 100,              // maxKeepAliveRequests 100; measured 100
 			Close:                CloseLinger,      // measured: FIN, the socket released at the poller's next wake
 			LingerTimeout:        time.Second,      // measured: a late request's connection reset about 1 s after the FIN
 		},
 		[]Source{
-			doc("keepalive_timeout", "Tomcat HTTP connector: keepAliveTimeout defaults to connectionTimeout, 60 s built in (embedded Tomcat); the shipped server.xml sets 20 s: override it. Measured on 10.1.60 (NIO): keepAliveTimeout 1000 closes 1.0-1.9 s after the answer, 1500 1.5-2.4 s: the poller checks time-outs about once a second, a tick gwsim's backend does not model (it closes at the earliest)"),
+			doc("keepalive_timeout", "Tomcat HTTP connector: keepAliveTimeout defaults to connectionTimeout, 60 s built in (embedded Tomcat); the shipped server.xml sets 20 s: override it. Measured on 10.1.60 (NIO): keepAliveTimeout 1000 closes 1.0-1.9 s after the answer, 1500 1.5-2.4 s"),
+			doc("tick", "measured on 10.1.60: the NIO poller checks time-outs about once a second: idle connections close from the setting to a second later"),
 			doc("advertised_keepalive", "Keep-Alive: timeout=N only answering Connection: keep-alive (measured on 10.1.60; gwsim's backend always sends it)"),
 			doc("max_keepalive_requests", "Tomcat HTTP connector: maxKeepAliveRequests 100; measured on 10.1.60: the 100th answer says Connection: close"),
 			doc("close", "measured on 10.1.60: FIN; the socket is released at the NIO selector's next wake, so a request after the FIN is mostly drained without an answer and reset about 1 s later (now and then reset at once)"),
@@ -217,12 +222,14 @@ var presets = map[string]preset{
 	"lighttpd": {
 		Config{
 			KeepAliveTimeout:     5 * time.Second, // server.max-keep-alive-idle 5; closes 5-7 s on its clock's whole seconds
+			Tick:                 2 * time.Second, // whole-second comparisons of a clock read once a second: measured from the setting to about 2 s later
 			MaxKeepAliveRequests: 1001,            // server.max-keep-alive-requests 1000 counts after the first: 1001 answered
 			Close:                CloseLinger,     // measured: FIN, then drain
 			LingerTimeout:        5 * time.Second, // HTTP_LINGER_TIMEOUT 5 s; measured reset 6 s after the FIN (its tick)
 		},
 		[]Source{
-			doc("keepalive_timeout", "lighttpd docs: server.max-keep-alive-idle 5 s; it compares whole seconds of a clock read once per event-loop pass (at least once a second): measured on 1.4.69, the default closes 5.3-6.9 s after the answer, 1 s 1.2-2.7 s; the earliest close is the setting, up to about 2 s later: a tick gwsim's backend does not model (it closes at the earliest)"),
+			doc("keepalive_timeout", "lighttpd docs: server.max-keep-alive-idle 5 s; it compares whole seconds of a clock read once per event-loop pass (at least once a second): measured on 1.4.69, the default closes 5.3-6.9 s after the answer, 1 s 1.2-2.7 s; the earliest close is the setting, up to about 2 s later"),
+			doc("tick", "measured on 1.4.69: closes from the setting to about 2 s later (whole seconds of a clock read once a second): modelled as a 2 s tick"),
 			doc("advertised_keepalive", "no Keep-Alive header (gwsim's backend always sends it)"),
 			doc("max_keepalive_requests", "lighttpd docs: server.max-keep-alive-requests 1000; measured on 1.4.69: the 1001st answer says Connection: close"),
 			doc("close", "measured on 1.4.69: FIN, then a request after it is drained; reset about 6 s later (HTTP_LINGER_TIMEOUT 5 s on its 1 s tick)"),

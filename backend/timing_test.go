@@ -148,3 +148,48 @@ func TestFirstRequestWait(t *testing.T) {
 		})
 	}
 }
+
+// TestKeepAliveTickExact: with a tick, an idle connection closes at the
+// first tick (a whole multiple of Tick since the server started) at or
+// after its keep-alive expired: from KeepAliveTimeout to a tick later
+// after its last answer, never earlier, as Gunicorn's gthread worker and
+// Tomcat's poller do.
+func TestKeepAliveTickExact(t *testing.T) {
+	for _, tt := range []struct {
+		delay, want time.Duration // answered delay after the start; closed want after the answer
+	}{
+		{0, 2 * time.Second},                              // the expiry falls on a tick
+		{300 * time.Millisecond, 2700 * time.Millisecond}, // the next tick, 700 ms past the expiry
+		{999 * time.Millisecond, 2001 * time.Millisecond}, // 1 ms past
+	} {
+		synctest.Test(t, func(t *testing.T) {
+			srv, _, br := pipeConnGet(t, Config{KeepAliveTimeout: 2 * time.Second, Tick: time.Second, Delay: tt.delay})
+			answered := time.Now()
+			if _, err := br.ReadByte(); !errors.Is(err, io.EOF) {
+				t.Fatalf("read %v, want EOF", err)
+			}
+			if got := time.Since(answered); got != tt.want {
+				t.Errorf("answered %v after the start: idle close after %v, want exactly %v", tt.delay, got, tt.want)
+			}
+			synctest.Wait()
+			if st := srv.Stats(); st.IdleCloses != 1 || st.IdleCloseLateness[0] != 0 {
+				t.Errorf("stats = %+v: want one idle close, on time (at the tick)", st)
+			}
+		})
+	}
+}
+
+func TestNextTick(t *testing.T) {
+	start := time.Unix(1000, 0)
+	for _, tt := range []struct{ at, tick, want time.Duration }{
+		{1500 * time.Millisecond, 0, 1500 * time.Millisecond},
+		{1500 * time.Millisecond, time.Second, 2 * time.Second},
+		{2 * time.Second, time.Second, 2 * time.Second},
+		{-time.Second, time.Second, 0},
+		{1, 2 * time.Second, 2 * time.Second},
+	} {
+		if got := nextTick(start.Add(tt.at), start, tt.tick).Sub(start); got != tt.want {
+			t.Errorf("nextTick(start+%v, tick %v) = start+%v, want start+%v", tt.at, tt.tick, got, tt.want)
+		}
+	}
+}

@@ -107,6 +107,7 @@ func (s *Scenario) backendConfig(scale float64) (backend.Config, error) {
 	if b.AdvertisedKeepalive != nil {
 		cfg.AdvertisedKeepAlive = b.AdvertisedKeepalive.D()
 	}
+	cfg.Tick = b.Tick.or(cfg.Tick)
 	if b.KeepaliveOff {
 		cfg.KeepAliveTimeout, cfg.AdvertisedKeepAlive, cfg.IdleForever = 0, 0, false
 	}

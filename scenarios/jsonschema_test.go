@@ -295,6 +295,7 @@ gateway:
 backend:
   preset: node
   keepalive_timeout: 7s
+  tick: 1s
   advertised_keepalive: 5s
   max_keepalive_requests: 9
   close: rst

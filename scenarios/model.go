@@ -70,6 +70,11 @@ func raceWindow(p proxy.Profile, b backend.Config, oneWay, slack time.Duration) 
 		}
 	} else {
 		from, to = rule.RaceWindow(k, g, rule.SimWindow(2*oneWay, slack))
+		if b.Tick > 0 {
+			// The close falls anywhere in [k, k+tick): the window reaches
+			// a tick further (TickedRaceProb weighs each age in it).
+			_, to = rule.RaceWindow(k+b.Tick, g, 0)
+		}
 	}
 	if to <= from {
 		return from, to, fmt.Sprintf("the gateway closes idle connections (%s) before the backend's close can meet a request (%s − RTT)", g, k)
@@ -98,6 +103,10 @@ func Predict(s *Scenario, scale float64) (Prediction, error) {
 	d := s.linkLatency()
 	var pr Prediction
 	pr.WindowFrom, pr.WindowTo, pr.Why = raceWindow(p, b, d, rule.TimerSlack())
+	// A backend on a tick closes anywhere in [K, K+tick): each idle age
+	// races with a probability (rule.TickedRaceProb), not all or nothing.
+	ticked := b.Tick > 0 && !b.RaceTrap && pr.WindowTo > pr.WindowFrom
+	k, tick, w, g := b.KeepAliveTimeout, b.Tick, rule.SimWindow(2*d, rule.TimerSlack()), p.BackendIdleTimeout
 	pr.Visible = 1
 	if p.Retry == proxy.RetryIdempotent {
 		pr.Visible = l.PostRatio
@@ -123,7 +132,11 @@ func Predict(s *Scenario, scale float64) (Prediction, error) {
 			for range passes {
 				mine = append(mine, block...)
 			}
-			races += rule.FixedGapRaces(mine, pr.WindowFrom, pr.WindowTo)
+			if ticked {
+				races += rule.TickedGapRaces(mine, k, tick, w, g)
+			} else {
+				races += rule.FixedGapRaces(mine, pr.WindowFrom, pr.WindowTo)
+			}
 		}
 		pr.RaceRate = races / pr.Requests
 	case load.PatternConstant, load.PatternClosed:
@@ -136,7 +149,11 @@ func Predict(s *Scenario, scale float64) (Prediction, error) {
 		if l.Requests > 0 {
 			pr.Requests = float64(l.Requests)
 		}
-		if gap >= pr.WindowFrom && gap < pr.WindowTo {
+		switch {
+		case ticked:
+			q := rule.TickedRaceProb(gap, k, tick, w, g)
+			pr.RaceRate = q / (1 + q) // r = (1 − r)·q: a race, then a fresh connection
+		case gap >= pr.WindowFrom && gap < pr.WindowTo:
 			pr.RaceRate = 0.5 // every other request: a race, then a fresh connection
 		}
 	case load.PatternPoisson:
@@ -147,7 +164,11 @@ func Predict(s *Scenario, scale float64) (Prediction, error) {
 			pr.Requests = l.Rate * l.Duration.Seconds()
 		}
 		lambda := l.Rate / float64(members) // per connection (one connection per member when idle gaps are long)
-		pr.RaceRate = rule.PoissonRaceRate(lambda, pr.WindowFrom, pr.WindowTo)
+		if ticked {
+			pr.RaceRate = rule.TickedPoissonRaceRate(lambda, k, tick, w, g)
+		} else {
+			pr.RaceRate = rule.PoissonRaceRate(lambda, pr.WindowFrom, pr.WindowTo)
+		}
 		// The formula follows one connection per member. With many
 		// requests per keep-alive period (λK ≫ 1) bursts open more
 		// connections, and a LIFO pool leaves the extra ones idle until

@@ -29,10 +29,6 @@ type realServer struct {
 	// preset's KeepAliveTimeout less it is what the server adds to its
 	// setting (Node: 1 s; Puma: 0.2 s).
 	documented time.Duration
-	// tick: the server checks its time-outs on a periodic tick, so an
-	// idle connection closes from its setting to a tick later (gwsim's
-	// backend closes at the earliest: it has no tick).
-	tick time.Duration
 	// styles the probe may see; the preset's Close must be one of them.
 	styles []string
 	// advertises: 0 no Keep-Alive header; 1 only answering a request that
@@ -74,7 +70,7 @@ var realServers = []realServer{
 	},
 	{
 		preset: "gunicorn", pkg: "gunicorn", needs: []string{"gunicorn"}, launch: launchGunicorn, ready: 20 * time.Second,
-		documented: 2 * time.Second, tick: time.Second, styles: []string{probe.StyleFIN},
+		documented: 2 * time.Second, styles: []string{probe.StyleFIN},
 		instances: []realInstance{
 			{name: "sync worker (the default)", off: true},
 			{name: "gthread --keep-alive 1", keepAlive: time.Second, worker: "gthread"},
@@ -97,7 +93,7 @@ var realServers = []realServer{
 		// a request written after the FIN is mostly drained for up to a
 		// second, sometimes reset at once.
 		preset: "tomcat", pkg: "tomcat10", needs: []string{"java", tomcatHome + "/bin/bootstrap.jar"}, launch: launchTomcat, ready: 150 * time.Second,
-		documented: 60 * time.Second, tick: time.Second, styles: []string{probe.StyleLinger, probe.StyleFIN}, advertises: 1,
+		documented: 60 * time.Second, styles: []string{probe.StyleLinger, probe.StyleFIN}, advertises: 1,
 		instances: []realInstance{{name: "keepAliveTimeout 1000", keepAlive: time.Second}},
 	},
 	{
@@ -110,7 +106,7 @@ var realServers = []realServer{
 		// loop, on a loop that wakes at least once a second: an idle
 		// connection closes up to about 2 s after its setting.
 		preset: "lighttpd", pkg: "lighttpd", needs: []string{"lighttpd"}, launch: launchLighttpd, ready: 15 * time.Second,
-		documented: 5 * time.Second, tick: 2 * time.Second, styles: []string{probe.StyleLinger},
+		documented: 5 * time.Second, styles: []string{probe.StyleLinger},
 		instances: []realInstance{{name: "max-keep-alive-idle 1", keepAlive: time.Second}, {name: "default"}},
 	},
 	{
@@ -163,7 +159,7 @@ func TestRealServers(t *testing.T) {
 			wg.Go(func() {
 				r.addr, r.took, r.err = startRealServer(t, srv.launch, in.keepAlive, in.worker, srv.ready)
 				if r.err == nil {
-					r.f, r.err = measureReal(t.Context(), r.addr, realEarliest(srv, in, cfg)+srv.tick+5*time.Second)
+					r.f, r.err = measureReal(t.Context(), r.addr, realEarliest(srv, in, cfg)+cfg.Tick+5*time.Second)
 				}
 			})
 		}
@@ -313,13 +309,14 @@ func checkReal(t *testing.T, srv realServer, in realInstance, cfg backend.Config
 			r.KeepAlive, len(r.IdleCloses), len(f.Staggered), f.PlainClose)
 	}
 
-	// When: from the earliest close to a tick later, with this machine's
+	// When: from the earliest close to a tick later (the preset's Tick: a
+	// server that checks its time-outs on a periodic timer), with this machine's
 	// scheduling delay (server and client alike) as slack.
 	slack := 150*time.Millisecond + 2*f.Late
-	lo, hi := earliest-30*time.Millisecond-f.Late, earliest+srv.tick+slack // a late client starts the idle clock late
+	lo, hi := earliest-30*time.Millisecond-f.Late, earliest+cfg.Tick+slack // a late client starts the idle clock late
 	for _, c := range [][]time.Duration{r.IdleCloses, f.Staggered} {
 		if c[0] < lo || c[len(c)-1] > hi {
-			t.Errorf("idle closes %v outside %s..%s (earliest %s = setting %s + offset %s, tick %s)", c, lo, hi, earliest, setting, offset, srv.tick)
+			t.Errorf("idle closes %v outside %s..%s (earliest %s = setting %s + offset %s, tick %s)", c, lo, hi, earliest, setting, offset, cfg.Tick)
 		}
 	}
 	if r.Median < lo || r.Median > hi {
@@ -327,9 +324,9 @@ func checkReal(t *testing.T, srv realServer, in realInstance, cfg backend.Config
 	}
 	spread := f.StaggerSpread()
 	switch {
-	case srv.tick > 0 && spread < 400*time.Millisecond:
+	case cfg.Tick > 0 && spread < 400*time.Millisecond:
 		t.Errorf("connections idle from 0 to %s apart closed within %s of each other: want a tick's spread (at least 400 ms)", (staggerConns-1)*staggerStep, spread)
-	case srv.tick == 0 && spread > slack:
+	case cfg.Tick == 0 && spread > slack:
 		t.Errorf("connections idle from 0 to %s apart closed %s apart (at the same age on a timer per connection): want within %s", (staggerConns-1)*staggerStep, spread, slack)
 	}
 

@@ -86,9 +86,13 @@ func (g *Gateway) Real() bool { return g.URL != "" }
 // Backend selects a backend preset (backend.PresetNames) and overrides its
 // values; every member is configured alike.
 type Backend struct {
-	Preset               string    `yaml:"preset"` // "" = none: the fields alone (keep-alive off unless set)
-	KeepaliveTimeout     *Duration `yaml:"keepalive_timeout"`
-	AdvertisedKeepalive  *Duration `yaml:"advertised_keepalive"` // Keep-Alive: timeout= value; default the real one
+	Preset              string    `yaml:"preset"` // "" = none: the fields alone (keep-alive off unless set)
+	KeepaliveTimeout    *Duration `yaml:"keepalive_timeout"`
+	AdvertisedKeepalive *Duration `yaml:"advertised_keepalive"` // Keep-Alive: timeout= value; default the real one
+	// Tick: idle time-outs are checked on a timer of this period (Gunicorn
+	// gthread, Tomcat: 1 s): an idle connection closes at the first tick
+	// after its keep-alive; 0 = at its keep-alive exactly.
+	Tick                 *Duration `yaml:"tick"`
 	KeepaliveOff         bool      `yaml:"keepalive_off"`
 	MaxKeepaliveRequests *int      `yaml:"max_keepalive_requests"`
 	Close                string    `yaml:"close"` // fin, rst, linger
@@ -406,6 +410,8 @@ func (s *Scenario) Clone() *Scenario {
 	c.Gateway.TimeoutTriesOtherMember = clonePtr(s.Gateway.TimeoutTriesOtherMember)
 	c.Backend.KeepaliveTimeout = clonePtr(s.Backend.KeepaliveTimeout)
 	c.Backend.AdvertisedKeepalive = clonePtr(s.Backend.AdvertisedKeepalive)
+	c.Backend.Tick = clonePtr(s.Backend.Tick)
+	c.Gateway.SilentCloseOnLaterRequest = clonePtr(s.Gateway.SilentCloseOnLaterRequest)
 	c.Backend.Delay = clonePtr(s.Backend.Delay)
 	c.Backend.MaxKeepaliveRequests = clonePtr(s.Backend.MaxKeepaliveRequests)
 	c.Backend.Faults = append([]Fault(nil), s.Backend.Faults...)

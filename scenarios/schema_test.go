@@ -57,6 +57,7 @@ gateway:
 backend:
   preset: node
   keepalive_timeout: 7s
+  tick: 1s
   advertised_keepalive: 5s
   max_keepalive_requests: 9
   close: rst
@@ -102,7 +103,7 @@ expect:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b.KeepAliveTimeout != 7*time.Second || b.AdvertisedKeepAlive != 5*time.Second || b.MaxKeepAliveRequests != 9 ||
+	if b.KeepAliveTimeout != 7*time.Second || b.Tick != time.Second || b.AdvertisedKeepAlive != 5*time.Second || b.MaxKeepAliveRequests != 9 ||
 		b.Close != "rst" || !b.RaceTrap || b.Delay != time.Millisecond || b.Status != 201 || len(b.Faults) != 1 {
 		t.Errorf("backend %+v", b)
 	}

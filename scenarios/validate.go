@@ -146,6 +146,9 @@ func (s *Scenario) checkBackend() error {
 	if b.AdvertisedKeepalive != nil && b.AdvertisedKeepalive.D() < 0 {
 		return ferr("backend.advertised_keepalive", "must be >= 0, got %s", b.AdvertisedKeepalive.D())
 	}
+	if b.Tick != nil && b.Tick.D() < 0 {
+		return ferr("backend.tick", "must be >= 0 (0 = no tick), got %s", b.Tick.D())
+	}
 	if b.MaxKeepaliveRequests != nil && *b.MaxKeepaliveRequests < 0 {
 		return ferr("backend.max_keepalive_requests", "must be >= 0 (0 = unlimited), got %d", *b.MaxKeepaliveRequests)
 	}

@@ -83,6 +83,9 @@ name.`,
 		for _, n := range backends {
 			b, _ := backend.Preset(n)
 			ka := presetDur(b.KeepAliveTimeout, "off")
+			if b.Tick > 0 && b.KeepAliveTimeout > 0 {
+				ka += ", " + presetDur(b.Tick, "") + " tick"
+			}
 			if b.IdleForever {
 				ka = "no limit"
 			}

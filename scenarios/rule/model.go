@@ -54,6 +54,13 @@ import (
 // on a coarse-timer host, so the measured count of a sweep can be about
 // twice the prediction; the model is exact in shape, not in count, there.
 //
+// A backend that checks its time-outs on a periodic tick T (Gunicorn's
+// gthread worker, Tomcat: 1 s) closes an idle connection at the first tick
+// after K: at a close C spread evenly over [K, K + T), by the tick's phase.
+// A request at idle age a then races when C falls in (a, a + W] and the
+// gateway still sends (a < G), with probability TickedRaceProb; a fixed gap
+// or a Poisson gap averages it. With T = 0 this is the window above.
+//
 // A retry policy hides races from the client: idempotent retries every GET
 // (only the POST share stays visible); reset-before-request retries nothing
 // that was written, which the race always was.
@@ -107,5 +114,65 @@ func PoissonRaceRate(lambda float64, from, to time.Duration) float64 {
 		upper = math.Exp(-lambda * to.Seconds())
 	}
 	p := math.Exp(-lambda*from.Seconds()) - upper
+	return p / (1 + p)
+}
+
+// TickedRaceProb is the probability that a request sent at idle age a
+// meets the close of a backend whose keep-alive k is checked on a tick t
+// (the close spread evenly over [k, k+t)), w being the race window and g
+// the gateway's idle limit (0 = none). t = 0 gives 1 inside the window
+// [k − w, min(k, g)) and 0 outside.
+func TickedRaceProb(a, k, t, w, g time.Duration) float64 {
+	if a < 0 || (g > 0 && a >= g) {
+		return 0
+	}
+	if t <= 0 {
+		if a >= k-w && a < k {
+			return 1
+		}
+		return 0
+	}
+	lo, hi := max(a, k), min(a+w, k+t) // the closes C in (a, a+w] ∩ [k, k+t)
+	if hi <= lo {
+		return 0
+	}
+	return float64(hi-lo) / float64(t)
+}
+
+// TickedGapRaces is FixedGapRaces for a ticking backend: the expected
+// races of a connection's fixed gaps, each racing with TickedRaceProb
+// unless the one before it raced (that request went out on a fresh
+// connection).
+func TickedGapRaces(gaps []time.Duration, k, t, w, g time.Duration) float64 {
+	n, prev := 0.0, 0.0
+	for _, gap := range gaps {
+		r := TickedRaceProb(gap, k, t, w, g) * (1 - prev)
+		n += r
+		prev = r
+	}
+	return n
+}
+
+// TickedPoissonRaceRate is PoissonRaceRate for a ticking backend: with
+// exponential gaps of rate lambda, p averages over the close C in
+// [k, k+t) the chance that a gap falls in [C − w, min(C, g)); r = p/(1+p).
+func TickedPoissonRaceRate(lambda float64, k, t, w, g time.Duration) float64 {
+	if !(lambda > 0) {
+		return 0
+	}
+	if t <= 0 {
+		from, to := RaceWindow(k, g, w)
+		return PoissonRaceRate(lambda, from, to)
+	}
+	const steps = 256
+	p := 0.0
+	for i := range steps {
+		c := k + time.Duration((float64(i)+0.5)/steps*float64(t))
+		from, to := RaceWindow(c, g, w)
+		if to > from {
+			p += math.Exp(-lambda*from.Seconds()) - math.Exp(-lambda*to.Seconds())
+		}
+	}
+	p /= steps
 	return p / (1 + p)
 }

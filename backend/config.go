@@ -30,6 +30,27 @@ func ParseCloseStyle(s string) (CloseStyle, error) {
 	return "", fmt.Errorf("unknown close style %q (want fin, rst or linger)", s)
 }
 
+// AdvertiseMode says when the backend sends its `Keep-Alive` header.
+type AdvertiseMode string
+
+// Advertise modes.
+const (
+	AdvertiseAlways AdvertiseMode = "always" // every keep-alive answer
+	AdvertiseAsked  AdvertiseMode = "asked"  // only answering `Connection: keep-alive`
+	AdvertiseNever  AdvertiseMode = "never"  // no Keep-Alive header
+)
+
+// ParseAdvertiseMode parses "always", "asked" or "never" ("" = always).
+func ParseAdvertiseMode(s string) (AdvertiseMode, error) {
+	switch m := AdvertiseMode(strings.ToLower(strings.TrimSpace(s))); m {
+	case "", AdvertiseAlways:
+		return AdvertiseAlways, nil
+	case AdvertiseAsked, AdvertiseNever:
+		return m, nil
+	}
+	return "", fmt.Errorf("unknown advertise mode %q (want always, asked or never)", s)
+}
+
 // FaultKind is what the backend does to requests arriving inside a fault window.
 type FaultKind string
 
@@ -81,6 +102,11 @@ type Config struct {
 	// 0 = same as KeepAliveTimeout. With IdleForever and 0 no timeout is
 	// advertised. (Node.js <= 25 advertises 5 s but closes at about 6 s.)
 	AdvertisedKeepAlive time.Duration
+	// Advertise says when the `Keep-Alive` header is sent: AdvertiseAlways
+	// (""; Node), AdvertiseAsked (only answering a request that says
+	// Connection: keep-alive; Apache, Tomcat) or AdvertiseNever (nginx,
+	// Gunicorn, Uvicorn, Puma, Jetty, lighttpd, Caddy, Go).
+	Advertise AdvertiseMode
 	// MaxKeepAliveRequests is the number of requests served on one
 	// connection before it is closed (the last response carries
 	// `Connection: close`). 0 = unlimited.
@@ -151,6 +177,9 @@ func (c Config) Validate() error {
 	}
 	if c.Status != 0 && (c.Status < 100 || c.Status > 599) {
 		return fmt.Errorf("backend config: Status %d is outside 100..599", c.Status)
+	}
+	if _, err := ParseAdvertiseMode(string(c.Advertise)); err != nil || (c.Advertise != "" && AdvertiseMode(strings.ToLower(string(c.Advertise))) != c.Advertise) {
+		return fmt.Errorf("backend config: Advertise: unknown advertise mode %q (want always, asked or never)", c.Advertise)
 	}
 	if c.Close != "" {
 		switch c.Close {

@@ -129,7 +129,7 @@ func TestConfigScaled(t *testing.T) {
 
 func TestPresets(t *testing.T) {
 	names := PresetNames()
-	if want := []string{"apache", "caddy", "go", "gunicorn", "iis", "jetty", "kestrel", "lighttpd", "nginx", "node", "node26", "puma", "tomcat", "uvicorn"}; !slices.Equal(names, want) {
+	if want := []string{"apache", "caddy", "go", "gunicorn", "gunicorn-sync", "iis", "jetty", "kestrel", "lighttpd", "nginx", "node", "node26", "puma", "tomcat", "uvicorn"}; !slices.Equal(names, want) {
 		t.Fatalf("PresetNames() = %v, want %v", names, want)
 	}
 	if !slices.IsSorted(names) {
@@ -168,7 +168,7 @@ func TestPresets(t *testing.T) {
 		})
 	}
 	_, err := Preset("iis6")
-	if want := `unknown backend preset "iis6" (want apache, caddy, go, gunicorn, iis, jetty, kestrel, lighttpd, nginx, node, node26, puma, tomcat, uvicorn)`; err == nil || err.Error() != want {
+	if want := `unknown backend preset "iis6" (want apache, caddy, go, gunicorn, gunicorn-sync, iis, jetty, kestrel, lighttpd, nginx, node, node26, puma, tomcat, uvicorn)`; err == nil || err.Error() != want {
 		t.Errorf("Preset(iis6) error = %v, want %q", err, want)
 	}
 }

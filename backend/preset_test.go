@@ -22,6 +22,7 @@ func TestPresetValues(t *testing.T) {
 		{"node", 6 * time.Second, false, 0},
 		{"node26", 65 * time.Second, false, 0},
 		{"gunicorn", 2 * time.Second, false, 0},
+		{"gunicorn-sync", 0, false, 0},
 		{"uvicorn", 5 * time.Second, false, 0},
 		{"puma", 20*time.Second + 200*time.Millisecond, false, 0},
 		{"tomcat", 60 * time.Second, false, 100},
@@ -53,7 +54,11 @@ func TestPresetValues(t *testing.T) {
 				}
 				fields[s.Field] = true
 			}
-			for _, f := range []string{"keepalive_timeout", "max_keepalive_requests", "close"} {
+			want := []string{"keepalive_timeout", "max_keepalive_requests", "close"}
+			if cfg.Tick > 0 {
+				want = append(want, "tick")
+			}
+			for _, f := range want {
 				if !fields[f] {
 					t.Errorf("no source for %s", f)
 				}
@@ -65,7 +70,7 @@ func TestPresetValues(t *testing.T) {
 			}
 		})
 	}
-	if len(PresetNames()) != 14 {
+	if len(PresetNames()) != 15 {
 		t.Errorf("PresetNames() = %v", PresetNames())
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -27,6 +28,31 @@ func makeBody(size int) ([]byte, int) {
 		b[i] = pattern[i%len(pattern)]
 	}
 	return b, size
+}
+
+// advertises reports whether an answer to req carries the Keep-Alive
+// header under mode m.
+func advertises(m AdvertiseMode, req *http.Request) bool {
+	switch m {
+	case AdvertiseNever:
+		return false
+	case AdvertiseAsked:
+		return req != nil && hasToken(req.Header["Connection"], "keep-alive")
+	}
+	return true
+}
+
+// hasToken reports whether a comma-separated header field holds token
+// (case-insensitive), as RFC 9110 lists Connection options.
+func hasToken(values []string, token string) bool {
+	for _, v := range values {
+		for _, t := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // bodyAllowed reports whether a response with status may carry a body
@@ -71,7 +97,7 @@ func (c *conn) writeResponse(req *http.Request, status int, last bool) error {
 		if req != nil && req.ProtoMajor == 1 && req.ProtoMinor == 0 {
 			b = append(b, "Connection: keep-alive\r\n"...)
 		}
-		if ka, maxReq := lv.keepAliveHeader, lv.cfg.MaxKeepAliveRequests; ka != "" || maxReq > 0 {
+		if ka, maxReq := lv.keepAliveHeader, lv.cfg.MaxKeepAliveRequests; (ka != "" || maxReq > 0) && advertises(lv.cfg.Advertise, req) {
 			b = append(b, "Keep-Alive: "...)
 			b = append(b, ka...)
 			if maxReq > 0 {

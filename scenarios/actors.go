@@ -108,6 +108,12 @@ func (s *Scenario) backendConfig(scale float64) (backend.Config, error) {
 		cfg.AdvertisedKeepAlive = b.AdvertisedKeepalive.D()
 	}
 	cfg.Tick = b.Tick.or(cfg.Tick)
+	if b.Advertise != "" {
+		var err error
+		if cfg.Advertise, err = backend.ParseAdvertiseMode(b.Advertise); err != nil {
+			return cfg, err
+		}
+	}
 	if b.KeepaliveOff {
 		cfg.KeepAliveTimeout, cfg.AdvertisedKeepAlive, cfg.IdleForever = 0, 0, false
 	}

@@ -296,6 +296,7 @@ backend:
   preset: node
   keepalive_timeout: 7s
   tick: 1s
+  advertise: asked
   advertised_keepalive: 5s
   max_keepalive_requests: 9
   close: rst

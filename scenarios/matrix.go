@@ -310,7 +310,7 @@ func isSchemaPath(path string) bool {
 	fields := map[string][]string{
 		"":        {"name", "description", "why", "time_scale"},
 		"gateway": {"preset", "profile", "backend_idle_timeout", "client_keepalive_timeout", "request_timeout", "retry", "pool_order", "members", "race_status", "timeout_status", "timeout_tries_other_member", "reuse", "silent_close_on_later_request"},
-		"backend": {"preset", "keepalive_timeout", "tick", "advertised_keepalive", "keepalive_off", "max_keepalive_requests", "close", "race_trap", "delay", "status", "response_size"},
+		"backend": {"preset", "keepalive_timeout", "tick", "advertised_keepalive", "advertise", "keepalive_off", "max_keepalive_requests", "close", "race_trap", "delay", "status", "response_size"},
 		"link":    {"latency", "jitter"},
 		"client":  {"idle_timeout", "latency"},
 		"load":    {"pattern", "workers", "connections", "think", "rate", "duration", "requests", "seed", "gap_around", "gap_from", "gap_to", "gap_step", "passes", "post_ratio", "body_size"},

@@ -69,7 +69,7 @@ func (s *Scenario) checkRealBackend() error {
 	if err := checkRealActor("backend", b.URL, b.Command, b.Env, b.ReadyTimeout); err != nil {
 		return err
 	}
-	for _, f := range []string{"preset", "keepalive_off", "tick", "advertised_keepalive", "max_keepalive_requests", "close", "race_trap", "delay", "status", "response_size", "faults", "listen"} {
+	for _, f := range []string{"preset", "keepalive_off", "tick", "advertised_keepalive", "advertise", "max_keepalive_requests", "close", "race_trap", "delay", "status", "response_size", "faults", "listen"} {
 		if s.pos.has("backend." + f) {
 			return ferr("backend."+f, "describes gwsim's backend; a backend given by url behaves as it does (beside url only %s apply)", strings.Join(realOnly[1:], ", "))
 		}

@@ -31,10 +31,6 @@ type realServer struct {
 	documented time.Duration
 	// styles the probe may see; the preset's Close must be one of them.
 	styles []string
-	// advertises: 0 no Keep-Alive header; 1 only answering a request that
-	// says Connection: keep-alive; 2 always. The timeout it states is the
-	// setting in whole seconds, rounded down.
-	advertises int
 	// busyClose: a connection may also end after this many requests in
 	// a row or more (0: no): Puma answers Connection: close once it has
 	// served max_fast_inline (10) in a row while another connection waits.
@@ -55,7 +51,7 @@ type realInstance struct {
 var realServers = []realServer{
 	{
 		preset: "apache", pkg: "apache2", needs: []string{apacheBin}, launch: launchApache, ready: 15 * time.Second,
-		documented: 5 * time.Second, styles: []string{probe.StyleLinger}, advertises: 1,
+		documented: 5 * time.Second, styles: []string{probe.StyleLinger},
 		instances: []realInstance{{name: "KeepAliveTimeout 100ms", keepAlive: 100 * time.Millisecond}, {name: "default"}},
 	},
 	{
@@ -65,14 +61,18 @@ var realServers = []realServer{
 	},
 	{
 		preset: "node", pkg: "nodejs", needs: []string{"node"}, launch: launchNode, ready: 15 * time.Second,
-		documented: 5 * time.Second, styles: []string{probe.StyleFIN}, advertises: 2,
+		documented: 5 * time.Second, styles: []string{probe.StyleFIN},
 		instances: []realInstance{{name: "keepAliveTimeout 1000", keepAlive: time.Second}, {name: "default"}},
+	},
+	{
+		preset: "gunicorn-sync", pkg: "gunicorn", needs: []string{"gunicorn"}, launch: launchGunicorn, ready: 20 * time.Second,
+		styles:    []string{probe.StyleFIN},
+		instances: []realInstance{{name: "sync worker (the default)", off: true}},
 	},
 	{
 		preset: "gunicorn", pkg: "gunicorn", needs: []string{"gunicorn"}, launch: launchGunicorn, ready: 20 * time.Second,
 		documented: 2 * time.Second, styles: []string{probe.StyleFIN},
 		instances: []realInstance{
-			{name: "sync worker (the default)", off: true},
 			{name: "gthread --keep-alive 1", keepAlive: time.Second, worker: "gthread"},
 			{name: "gthread default", worker: "gthread"},
 		},
@@ -93,7 +93,7 @@ var realServers = []realServer{
 		// a request written after the FIN is mostly drained for up to a
 		// second, sometimes reset at once.
 		preset: "tomcat", pkg: "tomcat10", needs: []string{"java", tomcatHome + "/bin/bootstrap.jar"}, launch: launchTomcat, ready: 150 * time.Second,
-		documented: 60 * time.Second, styles: []string{probe.StyleLinger, probe.StyleFIN}, advertises: 1,
+		documented: 60 * time.Second, styles: []string{probe.StyleLinger, probe.StyleFIN},
 		instances: []realInstance{{name: "keepAliveTimeout 1000", keepAlive: time.Second}},
 	},
 	{
@@ -298,6 +298,9 @@ func checkReal(t *testing.T, srv realServer, in realInstance, cfg backend.Config
 	t.Logf("probe: keep-alive %v, idle closes %v, style %s (late request %s), advertised %s, max requests %d; staggered closes %v; without Connection: Keep-Alive %q, Connection %q; timers up to %s late",
 		r.KeepAlive, r.IdleCloses, r.Style, r.LateRequest, r.Advertised, r.MaxRequests, f.Staggered, f.PlainKeepAlive, f.PlainConnection, f.Late)
 
+	if in.off != (cfg.KeepAliveTimeout == 0 && !cfg.IdleForever) {
+		t.Errorf("the preset's keep-alive is %s, the instance's %v", cfg.KeepAliveTimeout, !in.off)
+	}
 	if in.off {
 		if r.KeepAlive || !f.PlainClose {
 			t.Errorf("keep-alive on (probe %v, close without asking %v): want off, every answer Connection: close", r.KeepAlive, f.PlainClose)
@@ -345,18 +348,20 @@ func checkReal(t *testing.T, srv realServer, in realInstance, cfg backend.Config
 		t.Errorf("requests per connection %d, preset %d (0: no limit)", r.MaxRequests, cfg.MaxKeepAliveRequests)
 	}
 
-	// What it advertises.
+	// What it advertises, and when: the preset's Advertise mode (the
+	// timeout it states is the setting in whole seconds, rounded down).
+	mode, _ := backend.ParseAdvertiseMode(string(cfg.Advertise))
 	want := time.Duration(-1)
-	if srv.advertises > 0 {
+	if mode != backend.AdvertiseNever {
 		want = setting.Truncate(time.Second)
 	}
 	if r.Advertised != want {
-		t.Errorf("advertised (asked for keep-alive) %s, want %s (-1s: no Keep-Alive header)", r.Advertised, want)
+		t.Errorf("advertised (asked for keep-alive) %s, want %s (-1s: no Keep-Alive header; the preset advertises %s)", r.Advertised, want, mode)
 	}
-	if plain := f.PlainKeepAlive != ""; plain != (srv.advertises == 2) {
-		t.Errorf("Keep-Alive header without Connection: keep-alive %q: want one only if the server always sends it (%v)", f.PlainKeepAlive, srv.advertises == 2)
+	if plain := f.PlainKeepAlive != ""; plain != (mode == backend.AdvertiseAlways) {
+		t.Errorf("Keep-Alive header without Connection: keep-alive %q: the preset advertises %s", f.PlainKeepAlive, mode)
 	}
-	if in.keepAlive == 0 && srv.advertises > 0 {
+	if in.keepAlive == 0 && mode != backend.AdvertiseNever {
 		adv := cfg.AdvertisedKeepAlive
 		if adv == 0 {
 			adv = cfg.KeepAliveTimeout

@@ -92,7 +92,10 @@ type Backend struct {
 	// Tick: idle time-outs are checked on a timer of this period (Gunicorn
 	// gthread, Tomcat: 1 s): an idle connection closes at the first tick
 	// after its keep-alive; 0 = at its keep-alive exactly.
-	Tick                 *Duration `yaml:"tick"`
+	Tick *Duration `yaml:"tick"`
+	// Advertise: when the Keep-Alive header is sent: always, asked (only
+	// answering Connection: keep-alive), never.
+	Advertise            string    `yaml:"advertise"`
 	KeepaliveOff         bool      `yaml:"keepalive_off"`
 	MaxKeepaliveRequests *int      `yaml:"max_keepalive_requests"`
 	Close                string    `yaml:"close"` // fin, rst, linger

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gwsim/gwsim/backend"
 	"github.com/gwsim/gwsim/proxy"
 )
 
@@ -58,6 +59,7 @@ backend:
   preset: node
   keepalive_timeout: 7s
   tick: 1s
+  advertise: asked
   advertised_keepalive: 5s
   max_keepalive_requests: 9
   close: rst
@@ -103,7 +105,7 @@ expect:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b.KeepAliveTimeout != 7*time.Second || b.Tick != time.Second || b.AdvertisedKeepAlive != 5*time.Second || b.MaxKeepAliveRequests != 9 ||
+	if b.KeepAliveTimeout != 7*time.Second || b.Tick != time.Second || b.Advertise != backend.AdvertiseAsked || b.AdvertisedKeepAlive != 5*time.Second || b.MaxKeepAliveRequests != 9 ||
 		b.Close != "rst" || !b.RaceTrap || b.Delay != time.Millisecond || b.Status != 201 || len(b.Faults) != 1 {
 		t.Errorf("backend %+v", b)
 	}

@@ -146,6 +146,11 @@ func (s *Scenario) checkBackend() error {
 	if b.AdvertisedKeepalive != nil && b.AdvertisedKeepalive.D() < 0 {
 		return ferr("backend.advertised_keepalive", "must be >= 0, got %s", b.AdvertisedKeepalive.D())
 	}
+	if b.Advertise != "" {
+		if _, err := backend.ParseAdvertiseMode(b.Advertise); err != nil {
+			return ferr("backend.advertise", "%v", err)
+		}
+	}
 	if b.Tick != nil && b.Tick.D() < 0 {
 		return ferr("backend.tick", "must be >= 0 (0 = no tick), got %s", b.Tick.D())
 	}

@@ -29,6 +29,7 @@ defaults; flags override them. --time-scale multiplies every duration.`,
 	listen := fs.String("listen", "127.0.0.1:8081", "address to serve on")
 	ka := fs.Duration("keepalive-timeout", 5*time.Second, "close an idle keep-alive connection this long after the last response; 0 = keep-alive off")
 	adv := fs.Duration("advertised-keepalive", 0, "timeout advertised in the Keep-Alive header (0 = the real one)")
+	advertise := fs.String("advertise", "", "when to send the Keep-Alive header: always, asked (only answering Connection: keep-alive, as Apache and Tomcat) or never (as nginx, Gunicorn and most others) (preset's; else always)")
 	tick := fs.Duration("tick", 0, "check idle time-outs on a timer of this period, as Gunicorn gthread and Tomcat (1s): an idle connection closes at the first tick after its keep-alive (0 = at its keep-alive exactly; preset: gunicorn, tomcat 1s, lighttpd 2s)")
 	maxReq := fs.Int("max-keepalive-requests", 0, "requests per connection before Connection: close (0 = unlimited)")
 	closeStyle := fs.String("close", "fin", "how idle connections are closed: fin, rst or linger (Apache)")
@@ -65,6 +66,13 @@ defaults; flags override them. --time-scale multiplies every duration.`,
 	}
 	if fs.Changed("tick") {
 		cfg.Tick = *tick
+	}
+	if fs.Changed("advertise") {
+		m, err := backend.ParseAdvertiseMode(*advertise)
+		if err != nil {
+			return usage(err.Error())
+		}
+		cfg.Advertise = m
 	}
 	if *preset == "" || fs.Changed("max-keepalive-requests") {
 		cfg.MaxKeepAliveRequests = *maxReq

@@ -89,12 +89,12 @@ name.`,
 			if b.IdleForever {
 				ka = "no limit"
 			}
-			adv := "-"
-			if b.AdvertisedKeepAlive > 0 {
-				adv = presetDur(b.AdvertisedKeepAlive, "")
-			}
+			adv := presetAdvertises(b)
 			maxReq := "unlimited"
-			if b.MaxKeepAliveRequests > 0 {
+			switch {
+			case b.KeepAliveTimeout == 0 && !b.IdleForever:
+				maxReq = "1" // keep-alive off
+			case b.MaxKeepAliveRequests > 0:
 				maxReq = strconv.Itoa(b.MaxKeepAliveRequests)
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", n, ka, adv, maxReq, b.Close, verifiedShort(backend.PresetVerified(n)))
@@ -123,6 +123,26 @@ name.`,
 	}
 	fmt.Fprintln(stdout, "\nEvery value, its source and the real servers' and gateways' figures: docs/presets.md.")
 	return exitOK
+}
+
+// presetAdvertises is what a backend preset's Keep-Alive header says, and
+// when: "timeout=5", "timeout=5 if asked", "never", "-" (no timeout to
+// state).
+func presetAdvertises(b backend.Config) string {
+	mode, _ := backend.ParseAdvertiseMode(string(b.Advertise))
+	adv := b.AdvertisedKeepAlive
+	if adv == 0 && !b.IdleForever {
+		adv = b.KeepAliveTimeout
+	}
+	switch {
+	case mode == backend.AdvertiseNever:
+		return "never"
+	case adv <= 0:
+		return "-"
+	case mode == backend.AdvertiseAsked:
+		return fmt.Sprintf("timeout=%d if asked", max(int64(adv/time.Second), 1))
+	}
+	return fmt.Sprintf("timeout=%d", max(int64(adv/time.Second), 1))
 }
 
 // verifiedShort is a backend preset's verification for the table: the

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -348,15 +349,34 @@ func apacheServes(addr string) error {
 	return nil
 }
 
-// freePort picks a loopback port that was free a moment ago.
+// freePort picks a loopback port that was free a moment ago and that no
+// other caller in this test process was given: servers started at once
+// were handed the same port now and then (the kernel may give a port
+// just closed to the next bind), and the one that lost the bind was then
+// probed through the other (TestRealServers measured nginx as Gunicorn).
 func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+	for range 100 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 0, err
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		givenPortsMu.Lock()
+		seen := givenPorts[port]
+		givenPorts[port] = true
+		givenPortsMu.Unlock()
+		if !seen {
+			return port, nil
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
+	return 0, errors.New("no loopback port left that was not given out already")
 }
+
+var (
+	givenPortsMu sync.Mutex
+	givenPorts   = map[int]bool{}
+)
 
 // apacheDir makes the server root with its document root. Running as root,
 // Apache's children run as an unprivileged user who must reach the files,

@@ -139,11 +139,14 @@ func (fc *frontConn) exchange(req *http.Request, start time.Time) bool {
 	}
 }
 
-// closedBeforeResponse reports whether an attempt failed because the
-// backend connection closed or reset before any response byte: not a dial,
-// not a time-out.
+// closedBeforeResponse reports whether an attempt on an open backend
+// connection failed before any response byte (the caller has the cause:
+// the race, or a close mid-request; not a time-out). However the failure
+// surfaced (EOF, a reset, a broken pipe, or the connection closed under a
+// POST body still being written: net.ErrClosed), HAProxy sees a server
+// connection that ended without a response.
 func closedBeforeResponse(err *RoundTripError) bool {
-	return err != nil && err.Op != "dial" && !err.ResponseStarted && isConnClosed(err)
+	return err != nil && err.Op != "dial" && !err.ResponseStarted
 }
 
 // expectsContinue reports whether the client waits for 100 Continue

@@ -1,6 +1,7 @@
 package proxy_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -70,6 +71,25 @@ func TestReuseSafeAndSilentClose(t *testing.T) {
 		t.Fatalf("after the silent close: races %d, causes %v, responses %v; want one race logged with status 0", st.RacesMet, st.Causes, st.Responses)
 	}
 
+	// A POST whose body is still going out when the backend closes: the
+	// failure surfaces as a write error (a broken pipe, a reset, or the
+	// connection closed under the writer), still a silent close.
+	must("first request of another client connection", false, 200)
+	waitFor(t, "the trap to arm", func() bool { return allArmed(be) })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(make([]byte, 4<<20)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := client.RoundTrip(req); err == nil {
+		resp.Body.Close()
+		t.Fatalf("later POST meeting the race: status %d; want the client connection closed without a response", resp.StatusCode)
+	}
+	if st := gw.Stats(); st.RacesMet != 2 || st.Responses[0] != 2 || st.Responses[502] != 0 {
+		t.Fatalf("after the POST: races %d, responses %v; want two races, both silent closes", st.RacesMet, st.Responses)
+	}
+
 	// One request per client connection: never on a reused backend
 	// connection, even with an expired one idle in the pool.
 	must("one request per client connection, to have an idle backend connection", true, 200)
@@ -79,7 +99,7 @@ func TestReuseSafeAndSilentClose(t *testing.T) {
 	if n := be.Stats().Connections - before; n != 1 {
 		t.Fatalf("reuse safe: %d new backend connections for a first request, want 1", n)
 	}
-	if st := gw.Stats(); st.RacesMet != 1 {
+	if st := gw.Stats(); st.RacesMet != 2 {
 		t.Fatalf("reuse safe: a first request met the race (%d races)", st.RacesMet)
 	}
 
@@ -92,8 +112,8 @@ func TestReuseSafeAndSilentClose(t *testing.T) {
 	waitFor(t, "the trap to arm", func() bool { return allArmed(be) })
 	must("reuse always, first request on an expired connection", true, 502)
 	st = gw.Stats()
-	if st.RacesMet != 2 || st.Responses[502] != 1 {
-		t.Fatalf("reuse always: races %d, responses %v; want 2 races, one 502", st.RacesMet, st.Responses)
+	if st.RacesMet != 3 || st.Responses[502] != 1 {
+		t.Fatalf("reuse always: races %d, responses %v; want 3 races, one 502", st.RacesMet, st.Responses)
 	}
 	var statuses []int64
 	for _, e := range logs.FilterMessage("access").All() {
@@ -101,8 +121,8 @@ func TestReuseSafeAndSilentClose(t *testing.T) {
 			statuses = append(statuses, f["httpStatus"].(int64))
 		}
 	}
-	if len(statuses) != 2 || statuses[0] != 0 || statuses[1] != 502 {
-		t.Errorf("access log of the races: statuses %v, want [0 502]", statuses)
+	if len(statuses) != 3 || statuses[0] != 0 || statuses[1] != 0 || statuses[2] != 502 {
+		t.Errorf("access log of the races: statuses %v, want [0 0 502]", statuses)
 	}
 }
 

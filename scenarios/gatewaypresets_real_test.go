@@ -308,7 +308,7 @@ func TestGatewayPresetsReal(t *testing.T) {
 				t.Errorf("the %s preset disagrees with the real gateway: %s", c.preset, msg)
 			}
 			var realFailed, simFailed, realReq, simReq int
-			reals := map[string]gwFigures{}
+			reals, sims := map[string]gwFigures{}, map[string]gwFigures{}
 			var maxLate time.Duration
 			for i, l := range presetLoads {
 				if c.loads != nil && !slices.Contains(c.loads, i) {
@@ -341,7 +341,7 @@ func TestGatewayPresetsReal(t *testing.T) {
 					}
 					differ(l, aspect, format, args...)
 				}
-				reals[l.name] = real
+				reals[l.name], sims[l.name] = real, sim
 				t.Logf("%s, Apache closing %s after its response:\n  real:   %s, client saw %s\n  %-7s %s, client saw %s", l.name, closeAt.Round(10*time.Microsecond), real, real.seen(), c.preset+":", sim, sim.seen())
 				if n := real.Status[http.StatusOK] + real.failures(); n != real.Requests {
 					t.Errorf("%s: real gateway answered %d of %d requests 200 or with the race's failure (status %v)", l.name, n, real.Requests, real.Status)
@@ -381,7 +381,7 @@ func TestGatewayPresetsReal(t *testing.T) {
 					simReq += sim.Requests
 				}
 			}
-			checkAgrees(t, c, s, reals, maxLate)
+			checkAgrees(t, c, s, reals, sims, maxLate)
 			matrixAgrees(t, c, s, reals)
 			if realReq == 0 {
 				return
@@ -393,6 +393,17 @@ func TestGatewayPresetsReal(t *testing.T) {
 			}
 		})
 	}
+}
+
+// reusesNothing reports whether the real gateway sent no request on a
+// reused connection in any load: none in Apache's log, none in a race.
+func reusesNothing(reals map[string]gwFigures) bool {
+	for _, f := range reals {
+		if f.Reused > 0 || f.Races > 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // presetScenario is a case's gateway in front of the apache preset with
@@ -421,22 +432,21 @@ load: {pattern: gap-sweep, gap_around: 100ms, gap_from: -2500us, gap_to: 1500us,
 // nothing for one request per connection but did for many) and what the
 // client sees (no response, when the real gateway closed silently); those
 // two only when the sweeps' timers ran on time.
-func checkAgrees(t *testing.T, c presetCase, s *Scenario, reals map[string]gwFigures, late time.Duration) {
+func checkAgrees(t *testing.T, c presetCase, s *Scenario, reals, sims map[string]gwFigures, late time.Duration) {
 	t.Helper()
 	d, err := CheckScenario(s, 1, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("gwsim check: %s: %s", d.Verdict, d.Rule)
-	races, reused := 0, 0
+	races := 0
 	for _, f := range reals {
 		races += f.Races
-		reused += f.Reused
 	}
 	switch {
 	case races > 0 && d.Verdict == Safe:
 		t.Errorf("gwsim check says safe; the real gateway met %d races", races)
-	case reused == 0 && races == 0 && d.Verdict != Safe:
+	case reusesNothing(reals) && d.Verdict != Safe:
 		t.Errorf("gwsim check says %s; the real gateway reused no connection in %d loads", d.Verdict, len(reals))
 	}
 	if late > 10*time.Millisecond {
@@ -448,7 +458,14 @@ func checkAgrees(t *testing.T, c presetCase, s *Scenario, reals map[string]gwFig
 	many, one := reals[presetLoads[0].name], reals[presetLoads[2].name]
 	if _, ran := reals[presetLoads[2].name]; ran && many.Reused >= 3 {
 		laterOnly := strings.Contains(d.Rule, "second and later requests")
-		if real := one.Reused == 0 && one.Races == 0; laterOnly != real {
+		real := one.Reused == 0 && one.Races == 0
+		switch simOne := sims[presetLoads[2].name]; {
+		case laterOnly == real:
+		case real && simOne.Reused < 3:
+			// Neither side reused for one request per connection: the
+			// sweep may have aimed past Apache's close (measured late).
+			t.Logf("which requests meet the race: inconclusive, the one-per-connection sweep reused nothing on either side")
+		default:
 			t.Errorf("gwsim check says only later requests meet the race: %v; the real gateway reused %d of %d requests sent one per client connection (%d of %d many per connection)",
 				laterOnly, one.Reused, one.Sent, many.Reused, many.Sent)
 		}
@@ -465,7 +482,9 @@ func checkAgrees(t *testing.T, c presetCase, s *Scenario, reals map[string]gwFig
 // own gap sweep across the apache preset's close, one client connection,
 // GET) and compares the cell with the real gateway's GET sweep, many
 // requests per connection: races met or not (a real gateway that reused
-// nothing, in Apache's log or in a race, met none), and what the client got (a
+// nothing in any load, in Apache's log or in a race, must meet none: one
+// sweep that reused nothing may only have aimed past Apache's close), and
+// what the client got (a
 // status, no response, or nothing when every race was sent again). The
 // rates of races per request are logged side by side, and compared
 // within 3× (beyondFactor). A cell whose run was inconclusive,
@@ -513,8 +532,8 @@ func matrixAgrees(t *testing.T, c presetCase, s *Scenario, reals map[string]gwFi
 		return
 	}
 	switch {
-	case real.Reused == 0 && real.Races == 0 && cell.Races > 0:
-		t.Errorf("gwsim matrix met %d races; the real gateway reused no connection", cell.Races)
+	case reusesNothing(reals) && cell.Races > 0:
+		t.Errorf("gwsim matrix met %d races; the real gateway reused no connection in any load", cell.Races)
 	case real.Races >= minOneSided && cell.Races == 0:
 		t.Errorf("gwsim matrix met no race; the real gateway met %d", real.Races)
 	case real.Races > 0 && cell.Races > 0:

@@ -212,7 +212,7 @@ func presetFigures(t *testing.T, p proxy.Profile, apache *loggedApache, closeAt 
 	}
 	st := gw.Stats()
 	f.Races, f.Retried = int(st.RacesMet), int(st.Retries)
-	for _, x := range st.Failures {
+	for _, x := range st.Failures[:min(len(st.Failures), 10)] {
 		t.Logf("%s: the preset's failure: %s %s, request %d on its connection, idle %s, failed %s after taking it, retried %v: %s",
 			l.name, x.Cause, x.Method, x.ConnRequests, x.IdleFor, x.Elapsed, x.Retried, x.Err)
 	}

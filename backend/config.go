@@ -178,7 +178,9 @@ func (c Config) Validate() error {
 	if c.Status != 0 && (c.Status < 100 || c.Status > 599) {
 		return fmt.Errorf("backend config: Status %d is outside 100..599", c.Status)
 	}
-	if _, err := ParseAdvertiseMode(string(c.Advertise)); err != nil || (c.Advertise != "" && AdvertiseMode(strings.ToLower(string(c.Advertise))) != c.Advertise) {
+	switch c.Advertise {
+	case "", AdvertiseAlways, AdvertiseAsked, AdvertiseNever:
+	default:
 		return fmt.Errorf("backend config: Advertise: unknown advertise mode %q (want always, asked or never)", c.Advertise)
 	}
 	if c.Close != "" {

@@ -167,6 +167,11 @@ func keepAliveSeconds(cfg Config) float64 {
 	return cfg.KeepAliveTimeout.Seconds()
 }
 
+// TimeoutParam is the `Keep-Alive` header's timeout parameter
+// ("timeout=5"), or "" when no timeout is stated; Advertise says when the
+// header is sent.
+func (c Config) TimeoutParam() string { return advertised(c) }
+
 // advertised returns the `Keep-Alive` timeout parameter, or "".
 func advertised(cfg Config) string {
 	adv := cfg.AdvertisedKeepAlive

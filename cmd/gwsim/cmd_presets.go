@@ -130,19 +130,16 @@ name.`,
 // state).
 func presetAdvertises(b backend.Config) string {
 	mode, _ := backend.ParseAdvertiseMode(string(b.Advertise))
-	adv := b.AdvertisedKeepAlive
-	if adv == 0 && !b.IdleForever {
-		adv = b.KeepAliveTimeout
-	}
+	param := b.TimeoutParam()
 	switch {
 	case mode == backend.AdvertiseNever:
 		return "never"
-	case adv <= 0:
+	case param == "":
 		return "-"
 	case mode == backend.AdvertiseAsked:
-		return fmt.Sprintf("timeout=%d if asked", max(int64(adv/time.Second), 1))
+		return param + " if asked"
 	}
-	return fmt.Sprintf("timeout=%d", max(int64(adv/time.Second), 1))
+	return param
 }
 
 // verifiedShort is a backend preset's verification for the table: the
